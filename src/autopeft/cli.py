@@ -1,0 +1,231 @@
+"""Command-line interface: one subcommand per job.
+
+Exit codes: 0 success; 2 bad input (the message names the field, the value and the fix; nothing is
+written); 1 an unexpected error; 130 interrupted (a search can be resumed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from autopeft.errors import UserError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    for name in ("transformers", "adapters", "optuna"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover - transformers is a dependency
+        pass
+
+
+def _add_budget_args(p: argparse.ArgumentParser) -> None:
+    from autopeft.train.budget import Budget
+
+    d = Budget()
+    g = p.add_argument_group("trial budget (low fidelity by default)")
+    g.add_argument("--train-examples", type=int, default=d.train_examples, help="training examples per trial")
+    g.add_argument(
+        "--val-examples",
+        type=int,
+        default=d.val_examples,
+        help="examples carved from the training split to score the search",
+    )
+    g.add_argument("--epochs", type=float, default=d.epochs)
+    g.add_argument("--max-steps", type=int, default=d.max_steps, help="overrides --epochs")
+    g.add_argument("--max-length", type=int, default=d.max_length, help="maximum tokens per example")
+    g.add_argument("--batch-size", type=int, default=d.batch_size)
+    g.add_argument("--learning-rate", type=float, default=d.learning_rate)
+    g.add_argument("--warmup-ratio", type=float, default=d.warmup_ratio)
+    g.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    g.add_argument("--evals-per-epoch", type=int, default=d.evals_per_epoch)
+    g.add_argument("--eval-batch-size", type=int, default=d.eval_batch_size)
+
+
+def _budget_from(args: argparse.Namespace):
+    from autopeft.train.budget import Budget
+
+    return Budget(
+        train_examples=args.train_examples,
+        val_examples=args.val_examples,
+        epochs=args.epochs,
+        max_steps=args.max_steps,
+        max_length=args.max_length,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        warmup_ratio=args.warmup_ratio,
+        weight_decay=args.weight_decay,
+        evals_per_epoch=args.evals_per_epoch,
+        eval_batch_size=args.eval_batch_size,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from autopeft import __version__
+    from autopeft.optim import OPTIMISERS
+    from autopeft.space import SPACES
+
+    parser = argparse.ArgumentParser(
+        prog="autopeft", description="Search PEFT configurations: task score up, trainable parameters down."
+    )
+    parser.add_argument("--version", action="version", version=f"autopeft {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("space", help="print the search space for a model")
+    p.add_argument("--model", default="minilm", help="minilm, a model directory or a hub name")
+    p.add_argument("--space", default="paper", choices=sorted(SPACES))
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    p = sub.add_parser("search", help="run (or continue) a multi-objective search")
+    p.add_argument("--model", default="minilm", help="minilm, a model directory or a hub name")
+    p.add_argument("--task", required=True, help="glue/sst2, superglue/cb, ... or a CSV/TSV/JSONL file")
+    p.add_argument("--out", required=True, help="search directory (ledger, reports)")
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="GLUE/SuperGLUE root (default: $AUTOPEFT_DATA, else the Hugging Face hub)",
+    )
+    p.add_argument("--text-columns", default=None, help="local files: one or two comma-separated columns")
+    p.add_argument("--label-column", default=None, help="local files: the label column")
+    p.add_argument(
+        "--task-kind",
+        default=None,
+        choices=["classification", "regression"],
+        help="local files: classification (default) or regression",
+    )
+    p.add_argument("--space", default="paper", choices=sorted(SPACES))
+    p.add_argument("--optimizer", default="tpe", choices=list(OPTIMISERS))
+    p.add_argument("--trials", type=int, default=20, help="trials to finish in total")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite file in --out)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: one per core)")
+    _add_budget_args(p)
+
+    p = sub.add_parser("resume", help="continue the search in DIR where it stopped")
+    p.add_argument("dir")
+    p.add_argument("--trials", type=int, default=None, help="raise the total number of trials")
+
+    p = sub.add_parser("show", help="print the trials and the Pareto front of the search in DIR")
+    p.add_argument("dir")
+    return parser
+
+
+def cmd_space(args: argparse.Namespace) -> int:
+    from autopeft.models import load_model_config
+    from autopeft.space import SearchSpace
+
+    space = SearchSpace.for_model_config(args.space, load_model_config(args.model))
+    if args.json:
+        print(json.dumps({**space.to_dict(), "dimensions": space.describe(), "valid_configurations": space.size}))
+        return EXIT_OK
+    print(
+        f"space {space.name!r} for {args.model}: {space.num_layers} layers, hidden size {space.hidden_size}; "
+        f"{len(space.dimensions)} dimensions, {space.size:,} valid configurations"
+    )
+    width = max(len(d["name"]) for d in space.describe())
+    for row in space.describe():
+        choices = "0/1" if row["kind"] == "bit" else "{" + ", ".join(map(str, row["choices"])) + "}"
+        print(f"  {row['name']:<{width}}  {row['kind']:<7}  {choices:<44}  {row['meaning']}")
+    print("0 = off. Invalid (never proposed): no layer on, or no module on.")
+    return EXIT_OK
+
+
+def _run(settings, out_dir) -> int:
+    from autopeft.analysis import pareto_table, summarise
+    from autopeft.study.search import run_search
+
+    outcome = run_search(settings, out_dir)
+    summary = summarise(outcome.results)
+    print()
+    print(f"Pareto front ({len(summary.front)} of {summary.n_total} trials; {summary.n_failed} failed):")
+    print(pareto_table(summary.front))
+    if outcome.majority is not None:
+        print(f"(majority class on the validation split: {outcome.majority:.4f})")
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from autopeft.study.search import SearchSettings
+
+    text_columns = None
+    if args.text_columns:
+        text_columns = tuple(c.strip() for c in args.text_columns.split(",") if c.strip())
+    settings = SearchSettings(
+        model=args.model,
+        task=args.task,
+        data_dir=args.data_dir,
+        text_columns=text_columns,
+        label_column=args.label_column,
+        task_kind=args.task_kind,
+        space=args.space,
+        optimizer=args.optimizer,
+        trials=args.trials,
+        seed=args.seed,
+        budget=_budget_from(args),
+        storage=args.storage,
+        device=args.device,
+        threads=args.threads,
+    )
+    return _run(settings, args.out)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from autopeft.study.search import load_settings
+
+    settings = load_settings(args.dir)
+    if args.trials is not None:
+        settings = dataclasses.replace(settings, trials=args.trials)
+    return _run(settings, args.dir)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from autopeft.analysis import format_summary, summarise, trials_table
+    from autopeft.study.search import open_results
+
+    settings, results = open_results(args.dir)
+    print(
+        f"search of {settings.model} on {settings.task} ({settings.optimizer}, {settings.space} space), "
+        f"{len(results)} of {settings.trials} trials finished"
+    )
+    print(trials_table(results))
+    print()
+    print(format_summary(summarise(results)))
+    return EXIT_OK
+
+
+COMMANDS = {"space": cmd_space, "search": cmd_search, "resume": cmd_resume, "show": cmd_show}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _quiet_libraries()
+    try:
+        return COMMANDS[args.command](args)
+    except UserError as exc:
+        print(f"autopeft: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("autopeft: interrupted; `autopeft resume DIR` continues a search", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""Errors that reach the user.
+
+A :class:`UserError` names the bad field, the value it had and how to fix it. The CLI prints it and
+exits with status 2 before writing anything; library callers can catch it like any ``ValueError``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class UserError(ValueError):
+    """Bad input from the user: names the field, the value and the fix.
+
+    Args:
+        field: the option, column or setting that is wrong (for example ``"--task"``).
+        value: the value it had.
+        problem: what is wrong with it, as a sentence fragment.
+        fix: what the user should do instead.
+    """
+
+    def __init__(self, field: str, value: Any, problem: str, fix: str) -> None:
+        self.field = field
+        self.value = value
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{field}={value!r}: {problem}. Fix: {fix}")
+
+
+class TrialError(RuntimeError):
+    """A single trial failed (NaN loss, out of memory, a configuration the model cannot take).
+
+    The search records the trial as failed with this message and goes on.
+    """

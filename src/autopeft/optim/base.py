@@ -1,0 +1,61 @@
+"""The optimiser interface: ``ask`` for configurations, ``tell`` results."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from autopeft.objectives import DEFAULT_OBJECTIVES, Objective
+from autopeft.space import PeftConfig, SearchSpace
+from autopeft.train.result import TrialResult
+
+
+class Optimiser(ABC):
+    """Proposes PEFT configurations from the results seen so far.
+
+    Contract (every implementation keeps it; ``tests/optim`` checks it for each):
+
+    - ``ask(n, pending)`` returns ``n`` configurations that are valid members of ``space``, distinct
+      from each other, from every configuration told so far, and from ``pending`` (configurations
+      being evaluated right now), unless the space has fewer such configurations left, in which case
+      it returns as many as there are.
+    - ``tell(results)`` accepts finished trials in any order, ``complete`` or ``failed``, including
+      trials of configurations this optimiser never proposed (a resumed search replays its ledger
+      into a fresh optimiser). Failed trials carry no objective values; an optimiser must not stop
+      or crash because of them.
+    - The same seed and the same sequence of calls give the same proposals.
+
+    Args:
+        space: the search space.
+        seed: seeds every random choice of the optimiser.
+        objectives: the objectives and their directions.
+    """
+
+    def __init__(
+        self, space: SearchSpace, seed: int = 0, objectives: tuple[Objective, ...] = DEFAULT_OBJECTIVES
+    ) -> None:
+        self.space = space
+        self.seed = seed
+        self.objectives = objectives
+        self._seen: set[str] = set()
+
+    @abstractmethod
+    def ask(self, n: int = 1, pending: Sequence[PeftConfig] = ()) -> list[PeftConfig]:
+        """``n`` new configurations (see the class contract)."""
+
+    def tell(self, results: Sequence[TrialResult]) -> None:
+        """Record finished trials (see the class contract)."""
+        for result in results:
+            config = PeftConfig.from_dict(result.config)
+            self._seen.add(config.key())
+            self._observe(config, result)
+
+    @abstractmethod
+    def _observe(self, config: PeftConfig, result: TrialResult) -> None:
+        """Update the optimiser's state with one finished trial."""
+
+    def objective_values(self, result: TrialResult) -> list[float] | None:
+        """The result's objective values in ``self.objectives`` order, or None for a failed trial."""
+        if not result.ok:
+            return None
+        return [float(getattr(result, o.attribute)) for o in self.objectives]

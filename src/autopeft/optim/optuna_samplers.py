@@ -1,0 +1,109 @@
+"""Optuna's samplers (random, NSGA-II, TPE) behind the project's :class:`Optimiser` interface.
+
+Each optimiser keeps its own in-memory Optuna study over the encoded space (one integer parameter per
+dimension, see :mod:`autopeft.space.space`). The search's ledger is a separate study, so proposals that
+the space rejects (invalid or already-seen configurations) never reach the ledger: they are told to
+the sampler's study as failed and asked again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import optuna
+from optuna.distributions import IntDistribution
+from optuna.trial import TrialState, create_trial
+
+from autopeft.objectives import DEFAULT_OBJECTIVES, Objective
+from autopeft.optim.base import Optimiser
+from autopeft.space import PeftConfig, SearchSpace
+from autopeft.train.result import TrialResult
+
+#: Proposals the sampler may make in a row that the space rejects before a random valid, unseen
+#: configuration is drawn instead (only reached when a sampler has converged onto seen points).
+MAX_REJECTIONS = 200
+
+
+def _sampler(name: str, seed: int, n_objectives: int) -> optuna.samplers.BaseSampler:
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=20)
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=10, multivariate=True)
+    raise ValueError(f"unknown Optuna sampler {name!r}")
+
+
+class OptunaOptimiser(Optimiser):
+    """One of Optuna's samplers: ``"random"``, ``"nsga2"`` or ``"tpe"``.
+
+    NSGA-II uses a population of 20 (Optuna's default of 50 exceeds many search budgets here).
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        sampler: str,
+        seed: int = 0,
+        objectives: tuple[Objective, ...] = DEFAULT_OBJECTIVES,
+    ) -> None:
+        super().__init__(space, seed, objectives)
+        self.sampler_name = sampler
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self._study = optuna.create_study(
+            directions=[o.direction for o in objectives], sampler=_sampler(sampler, seed, len(objectives))
+        )
+        self._distributions = {d.name: IntDistribution(0, d.cardinality - 1) for d in space.dimensions}
+        self._pending_trials: dict[str, int] = {}
+        self._rng = np.random.default_rng(seed)
+
+    def _params(self, config: PeftConfig) -> dict[str, int]:
+        vec = self.space.encode(config)
+        return {d.name: int(v) for d, v in zip(self.space.dimensions, vec, strict=True)}
+
+    def ask(self, n: int = 1, pending: Sequence[PeftConfig] = ()) -> list[PeftConfig]:
+        taken = set(self._seen) | {c.key() for c in pending} | set(self._pending_trials)
+        out: list[PeftConfig] = []
+        for _ in range(n):
+            config = None
+            for _attempt in range(MAX_REJECTIONS):
+                trial = self._study.ask(self._distributions)
+                vec = [trial.params[d.name] for d in self.space.dimensions]
+                candidate = self.space.decode(vec)
+                if candidate.is_valid and candidate.key() not in taken:
+                    config = candidate
+                    self._pending_trials[candidate.key()] = trial.number
+                    break
+                self._study.tell(trial, state=TrialState.FAIL)
+            if config is None:
+                config = self._random_unseen(taken)
+                if config is None:
+                    break
+            taken.add(config.key())
+            out.append(config)
+        return out
+
+    def _random_unseen(self, taken: set[str]) -> PeftConfig | None:
+        for _ in range(10_000):
+            config = self.space.sample(self._rng)
+            if config.key() not in taken:
+                return config
+        return None
+
+    def _observe(self, config: PeftConfig, result: TrialResult) -> None:
+        values = self.objective_values(result)
+        number = self._pending_trials.pop(config.key(), None)
+        if number is not None:
+            if values is None:
+                self._study.tell(number, state=TrialState.FAIL)
+            else:
+                self._study.tell(number, values)
+            return
+        frozen = create_trial(
+            params=self._params(config),
+            distributions=self._distributions,
+            values=values,
+            state=TrialState.COMPLETE if values is not None else TrialState.FAIL,
+        )
+        self._study.add_trial(frozen)

@@ -1,0 +1,139 @@
+"""The ledger of a search: every trial in an Optuna study (SQLite file by default, or any RDB URL).
+
+A trial enters the ledger as RUNNING before it trains and is told COMPLETE (objective values) or FAIL
+when it ends, with the whole :class:`TrialResult` as a user attribute. A process killed mid-trial leaves
+that trial RUNNING; :meth:`Ledger.recover_interrupted` marks it failed-interrupted and hands its
+configuration back so the search runs it again. So at most the running trial's work is lost.
+
+The ledger is a plain Optuna study: ``optuna-dashboard <storage URL>`` and Optuna's own API can watch it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import optuna
+from optuna.distributions import IntDistribution
+from optuna.trial import TrialState
+
+from autopeft.objectives import DEFAULT_OBJECTIVES, Objective
+from autopeft.space import PeftConfig, SearchSpace
+from autopeft.train.result import TrialResult
+
+STUDY_NAME = "autopeft"
+_RESULT = "autopeft_result"
+_CONFIG = "autopeft_config"
+_INTERRUPTED = "autopeft_interrupted"
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """A finished trial in the ledger: its number and result."""
+
+    number: int
+    result: TrialResult
+
+
+class Ledger:
+    """Every trial of one search, in an Optuna storage.
+
+    Args:
+        storage: an Optuna storage URL (``sqlite:///path/study.db``, ``postgresql://...``).
+        space: the search space (its dimensions are the trials' parameters).
+        objectives: objectives in the order the study stores their values.
+    """
+
+    def __init__(
+        self, storage: str, space: SearchSpace, objectives: tuple[Objective, ...] = DEFAULT_OBJECTIVES
+    ) -> None:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.storage_url = storage
+        self.space = space
+        self.objectives = objectives
+        self.study = optuna.create_study(
+            storage=storage,
+            study_name=STUDY_NAME,
+            directions=[o.direction for o in objectives],
+            sampler=optuna.samplers.RandomSampler(seed=0),
+            load_if_exists=True,
+        )
+        self._distributions = {d.name: IntDistribution(0, d.cardinality - 1) for d in space.dimensions}
+        recorded = self.study.user_attrs.get("space")
+        if recorded is None:
+            self.study.set_user_attr("space", json.dumps(space.to_dict(), sort_keys=True))
+        elif SearchSpace.from_dict(json.loads(recorded)) != space:
+            raise ValueError(f"the ledger at {storage} holds a search over another space: {recorded}")
+
+    @classmethod
+    def load(cls, storage: str, objectives: tuple[Objective, ...] = DEFAULT_OBJECTIVES) -> Ledger:
+        """Open an existing ledger; its space is read from the ledger itself."""
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
+        return cls(storage, SearchSpace.from_dict(json.loads(study.user_attrs["space"])), objectives)
+
+    # --- settings ----------------------------------------------------------------------------
+
+    def get_settings(self) -> dict | None:
+        raw = self.study.user_attrs.get("settings")
+        return json.loads(raw) if raw else None
+
+    def set_settings(self, settings: dict) -> None:
+        self.study.set_user_attr("settings", json.dumps(settings, sort_keys=True))
+
+    # --- trials ------------------------------------------------------------------------------
+
+    def start(self, config: PeftConfig) -> int:
+        """Enter ``config`` as a RUNNING trial; returns its number."""
+        vec = self.space.encode(config)
+        params = {d.name: int(v) for d, v in zip(self.space.dimensions, vec, strict=True)}
+        self.study.enqueue_trial(params, skip_if_exists=False)
+        trial = self.study.ask(self._distributions)
+        trial.set_user_attr(_CONFIG, config.key())
+        return trial.number
+
+    def finish(self, number: int, result: TrialResult) -> TrialResult:
+        """Record the result of trial ``number``; returns the result with its number set."""
+        import dataclasses
+
+        result = dataclasses.replace(result, number=number)
+        self.study._storage.set_trial_user_attr(self._trial_id(number), _RESULT, result.to_json())
+        if result.ok:
+            self.study.tell(number, [float(getattr(result, o.attribute)) for o in self.objectives])
+        else:
+            self.study.tell(number, state=TrialState.FAIL)
+        return result
+
+    def _trial_id(self, number: int) -> int:
+        return self.study._storage.get_trial_id_from_study_id_trial_number(self.study._study_id, number)
+
+    def results(self) -> list[TrialResult]:
+        """Finished trials (complete and failed, not interrupted), in trial-number order."""
+        out = []
+        for t in self.study.get_trials(deepcopy=False):
+            if t.state in (TrialState.COMPLETE, TrialState.FAIL) and _RESULT in t.user_attrs:
+                out.append(TrialResult.from_json(t.user_attrs[_RESULT]))
+        return sorted(out, key=lambda r: r.number)
+
+    def running(self) -> list[tuple[int, PeftConfig]]:
+        """Trials left RUNNING (by a process that died, or one running now)."""
+        return [
+            (t.number, PeftConfig.from_dict(json.loads(t.user_attrs[_CONFIG])))
+            for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if _CONFIG in t.user_attrs
+        ]
+
+    def recover_interrupted(self) -> list[PeftConfig]:
+        """Mark every RUNNING trial failed-interrupted; return their configurations, to run again.
+
+        Only call this when no other process works on the same ledger (one search per directory).
+        """
+        configs = []
+        for number, config in self.running():
+            self.study._storage.set_trial_user_attr(self._trial_id(number), _INTERRUPTED, True)
+            self.study.tell(number, state=TrialState.FAIL)
+            configs.append(config)
+        return configs
+
+    def interrupted_count(self) -> int:
+        return sum(1 for t in self.study.get_trials(deepcopy=False) if t.user_attrs.get(_INTERRUPTED))

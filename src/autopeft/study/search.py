@@ -1,0 +1,285 @@
+"""The search loop: ask the optimiser, run the trial, record it in the ledger, write the reports.
+
+Everything the user can get wrong is checked before anything is written (model, task, data, budget,
+space, output directory). A search directory holds:
+
+- ``search.json``: the settings (what ``autopeft resume DIR`` reads);
+- ``study.db``: the ledger (an Optuna SQLite storage), unless ``--storage`` names another;
+- ``trials.csv``, ``pareto.json``, ``pareto.png``: rewritten after every trial.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autopeft.analysis import (
+    atomic_write_text,
+    plot_pareto,
+    summarise,
+    write_pareto_json,
+    write_trials_csv,
+)
+from autopeft.errors import UserError
+from autopeft.exec import LocalExecutor, TrialRequest
+from autopeft.models import BaseModel, load_model_config
+from autopeft.optim import OPTIMISERS, make_optimiser
+from autopeft.space import SPACES, PeftConfig, SearchSpace
+from autopeft.study.ledger import Ledger
+from autopeft.tasks import load_task, majority_score, resolve_data_dir
+from autopeft.train.budget import Budget
+from autopeft.train.data import prepare_data
+from autopeft.train.result import TrialResult
+
+SETTINGS_FILE = "search.json"
+
+#: Settings that define a search; a directory holding a search refuses a rerun that changes them.
+IDENTITY_FIELDS = (
+    "model",
+    "task",
+    "data_dir",
+    "text_columns",
+    "label_column",
+    "task_kind",
+    "space",
+    "seed",
+    "budget",
+)
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Everything that defines a search. Saved as ``search.json`` in the search directory.
+
+    Args:
+        model: ``--model`` (``minilm``, a directory or a hub name).
+        task: ``--task`` (``glue/sst2``, ``superglue/cb``, or a CSV/TSV/JSONL file).
+        data_dir: where GLUE/SuperGLUE files lie (absolute); None = hub.
+        text_columns, label_column, task_kind: for local files.
+        space: ``paper`` or ``extended``.
+        optimizer: ``random``, ``nsga2`` or ``tpe``.
+        trials: trials to finish in total (complete + failed); a resumed search runs the rest.
+        seed: seeds the optimiser, the data split and every trial (the same for all trials, so that
+            configurations are compared on the same data order).
+        budget: the trial budget.
+        storage: an Optuna storage URL; None = ``sqlite:///<dir>/study.db``.
+        device: ``cpu`` or ``cuda``.
+        threads: torch intra-op threads; None = one per core.
+    """
+
+    model: str = "minilm"
+    task: str = "glue/sst2"
+    data_dir: str | None = None
+    text_columns: tuple[str, ...] | None = None
+    label_column: str | None = None
+    task_kind: str | None = None
+    space: str = "paper"
+    optimizer: str = "tpe"
+    trials: int = 20
+    seed: int = 0
+    budget: Budget = field(default_factory=Budget)
+    storage: str | None = None
+    device: str = "cpu"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.space not in SPACES:
+            raise UserError("--space", self.space, "unknown search space", f"use one of {sorted(SPACES)}")
+        if self.optimizer not in OPTIMISERS:
+            raise UserError("--optimizer", self.optimizer, "unknown optimiser", f"use one of {list(OPTIMISERS)}")
+        if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
+            raise UserError("--trials", self.trials, "must be a positive whole number", "use e.g. --trials 20")
+        if self.threads is not None and self.threads < 1:
+            raise UserError("--threads", self.threads, "must be at least 1", "omit it to use every core")
+        if self.text_columns is not None:
+            object.__setattr__(self, "text_columns", tuple(self.text_columns))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["text_columns"] = list(self.text_columns) if self.text_columns else None
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SearchSettings:
+        data = dict(data)
+        data["budget"] = Budget.from_dict(data.get("budget", {}))
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise UserError(SETTINGS_FILE, sorted(unknown), "unknown settings", f"use only {sorted(known)}")
+        return cls(**data)
+
+
+def default_storage(out_dir: Path) -> str:
+    return f"sqlite:///{(out_dir / 'study.db').resolve()}"
+
+
+def load_settings(out_dir: str | Path) -> SearchSettings:
+    """The settings of the search in ``out_dir`` (for ``resume`` and ``show``)."""
+    path = Path(out_dir) / SETTINGS_FILE
+    if not path.is_file():
+        raise UserError(
+            "DIR",
+            str(out_dir),
+            f"holds no {SETTINGS_FILE}, so it is not a search directory",
+            "give the --out directory of an earlier `autopeft search`",
+        )
+    try:
+        return SearchSettings.from_dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise UserError(str(path), "…", f"is not a valid settings file ({exc})", "restore it or start anew") from exc
+
+
+def _check_same_search(old: SearchSettings, new: SearchSettings, out_dir: Path) -> None:
+    for name in IDENTITY_FIELDS:
+        a, b = getattr(old, name), getattr(new, name)
+        if a != b:
+            flag = "--" + name.replace("_", "-")
+            raise UserError(
+                flag,
+                b if not isinstance(b, Budget) else b.to_dict(),
+                f"{out_dir} holds a search with {flag} {a if not isinstance(a, Budget) else a.to_dict()}",
+                f"run `autopeft resume {out_dir}`, repeat the same settings, or choose another --out",
+            )
+
+
+@dataclass
+class SearchOutcome:
+    out_dir: Path
+    results: list[TrialResult]
+    majority: float | None
+
+
+Echo = Callable[[str], None]
+
+
+def _write_reports(out_dir: Path, results: list[TrialResult], title: str) -> None:
+    summary = summarise(results)
+    write_trials_csv(results, out_dir / "trials.csv")
+    write_pareto_json(summary.front, out_dir / "pareto.json")
+    plot_pareto(results, summary.front, out_dir / "pareto.png", title=title)
+
+
+def run_search(
+    settings: SearchSettings,
+    out_dir: str | Path,
+    *,
+    echo: Echo = print,
+    base: BaseModel | None = None,
+) -> SearchOutcome:
+    """Run (or continue) the search of ``settings`` in ``out_dir`` until ``settings.trials`` trials
+    have finished. Safe to call again after a crash or kill: finished trials are kept, a trial left
+    running is run again.
+
+    Args:
+        settings: the search.
+        out_dir: the search directory (created).
+        echo: where progress lines go.
+        base: an already loaded backbone (tests); default loads ``settings.model``.
+    """
+    out_dir = Path(out_dir)
+    if settings.data_dir is None:
+        resolved = resolve_data_dir(None)
+        if resolved is not None:
+            settings = dataclasses.replace(settings, data_dir=str(Path(resolved).resolve()))
+    else:
+        settings = dataclasses.replace(settings, data_dir=str(Path(settings.data_dir).expanduser().resolve()))
+    settings_path = out_dir / SETTINGS_FILE
+    if settings_path.exists():
+        old = load_settings(out_dir)
+        _check_same_search(old, settings, out_dir)
+        if settings.storage is None:
+            settings = dataclasses.replace(settings, storage=old.storage)
+    elif out_dir.exists() and (out_dir / "study.db").exists():
+        raise UserError(
+            "--out",
+            str(out_dir),
+            f"holds a study.db but no {SETTINGS_FILE}",
+            "choose an empty or new directory",
+        )
+    elif out_dir.exists() and not out_dir.is_dir():
+        raise UserError("--out", str(out_dir), "is a file", "choose a directory")
+
+    # Everything that can be wrong is checked before anything is written.
+    model_config = base.config if base is not None else load_model_config(settings.model)
+    space = SearchSpace.for_model_config(settings.space, model_config)
+    task = load_task(
+        settings.task,
+        settings.data_dir,
+        text_columns=settings.text_columns,
+        label_column=settings.label_column,
+        task_kind=settings.task_kind,
+    )
+    echo(f"task {task.spec.name}: {len(task.train)} training examples; metric {task.spec.main_metric}")
+    echo(f"search space {space.name!r}: {len(space.dimensions)} dimensions, {space.size:,} valid configurations")
+    if base is None:
+        echo(f"loading model {settings.model} ...")
+        base = BaseModel.load(settings.model)
+    data = prepare_data(task, base.tokenizer, settings.budget, settings.seed)
+    majority = (
+        majority_score(task.spec, data.train.labels, data.val.labels) if task.spec.kind == "classification" else None
+    )
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    storage = settings.storage or default_storage(out_dir)
+    atomic_write_text(settings_path, json.dumps(settings.to_dict(), indent=2, sort_keys=True) + "\n")
+    ledger = Ledger(storage, space)
+    ledger.set_settings(settings.to_dict())
+
+    rerun = ledger.recover_interrupted()
+    results = ledger.results()
+    if rerun:
+        echo(f"{len(rerun)} trial(s) interrupted by an earlier stop will run again")
+    optimiser = make_optimiser(settings.optimizer, space, seed=settings.seed)
+    optimiser.tell(results)
+    if results:
+        echo(f"resuming: {len(results)} of {settings.trials} trials already finished")
+
+    def progress(step: int, total: int, score: float) -> None:
+        echo(f"    step {step}/{total}: validation {task.spec.main_metric} {score:.4f}")
+
+    executor = LocalExecutor(
+        base, data, settings.budget, device=settings.device, threads=settings.threads, progress=progress
+    )
+    title = f"{settings.model} on {task.spec.name} ({settings.optimizer}, {space.name} space)"
+    if majority is not None:
+        echo(f"majority-class validation {task.spec.main_metric}: {majority:.4f}")
+    started = time.perf_counter()
+    while len(results) < settings.trials:
+        config: PeftConfig = rerun.pop(0) if rerun else optimiser.ask(1)[0]
+        number = ledger.start(config)
+        echo(f"[trial {len(results) + 1}/{settings.trials}] #{number} {config.describe()}")
+        for _request, result in executor.run([TrialRequest(number, config, settings.seed)]):
+            result = ledger.finish(number, result)
+            optimiser.tell([result])
+            results.append(result)
+            if result.ok:
+                echo(
+                    f"    → {result.metric} {result.score:.4f}, params {result.peft_params:,} "
+                    f"({result.params_pct:.3f}%), {result.train_seconds:.1f} s, "
+                    f"{result.tokens_per_second:,.0f} tokens/s"
+                )
+            else:
+                echo(f"    → failed: {(result.error or '').splitlines()[0]}")
+        _write_reports(out_dir, results, title)
+    if results and not (out_dir / "pareto.json").exists():
+        _write_reports(out_dir, results, title)
+    echo(f"search finished in {time.perf_counter() - started:.0f} s; results in {out_dir}")
+    return SearchOutcome(out_dir=out_dir, results=results, majority=majority)
+
+
+def open_results(out_dir: str | Path) -> tuple[SearchSettings, list[TrialResult]]:
+    """Settings and finished trials of the search in ``out_dir`` (nothing is run or written)."""
+    out_dir = Path(out_dir)
+    settings = load_settings(out_dir)
+    storage = settings.storage or default_storage(out_dir)
+    try:
+        ledger = Ledger.load(storage)
+    except KeyError as exc:
+        raise UserError("DIR", str(out_dir), "its ledger holds no trials yet", "run the search first") from exc
+    return settings, ledger.results()

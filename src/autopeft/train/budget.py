@@ -1,0 +1,89 @@
+"""The budget of one trial: how much data, how many steps, which optimiser settings."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from autopeft.errors import UserError
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Explicit training budget of a trial. Field names map to CLI flags (``train_examples`` →
+    ``--train-examples``).
+
+    Args:
+        train_examples: training examples drawn (seeded, stratified) from the task's training split,
+            after the validation examples are carved out; None = all the rest.
+        val_examples: examples carved from the training split to score the search (the dev split is
+            kept for reporting and never used by the search).
+        epochs: passes over the training examples (may be fractional).
+        max_steps: optimiser steps; overrides ``epochs`` when set.
+        max_length: maximum sequence length in tokens (longer inputs are truncated).
+        batch_size: training batch size (examples).
+        learning_rate: peak AdamW learning rate (linear warm-up, then linear decay to 0).
+        warmup_ratio: fraction of steps spent warming up, in [0, 1).
+        weight_decay: AdamW weight decay.
+        evals_per_epoch: validation evaluations per epoch (the last step is always evaluated).
+        eval_batch_size: batch size of evaluation (inference only, so it can be large).
+    """
+
+    train_examples: int | None = 2000
+    val_examples: int = 500
+    epochs: float = 1.0
+    max_steps: int | None = None
+    max_length: int = 128
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    warmup_ratio: float = 0.06
+    weight_decay: float = 0.0
+    evals_per_epoch: int = 1
+    eval_batch_size: int = 128
+
+    def __post_init__(self) -> None:
+        def positive(name: str, value: Any, allow_none: bool = False) -> None:
+            if value is None and allow_none:
+                return
+            if value is None or isinstance(value, bool) or not value > 0:
+                flag = "--" + name.replace("_", "-")
+                raise UserError(flag, value, "must be a positive number", f"give {flag} a value above 0")
+
+        positive("train_examples", self.train_examples, allow_none=True)
+        positive("val_examples", self.val_examples)
+        positive("epochs", self.epochs)
+        positive("max_steps", self.max_steps, allow_none=True)
+        positive("max_length", self.max_length)
+        positive("batch_size", self.batch_size)
+        positive("learning_rate", self.learning_rate)
+        positive("evals_per_epoch", self.evals_per_epoch)
+        positive("eval_batch_size", self.eval_batch_size)
+        if not 0 <= self.warmup_ratio < 1:
+            raise UserError("--warmup-ratio", self.warmup_ratio, "must be in [0, 1)", "use e.g. 0.06")
+        if self.weight_decay < 0:
+            raise UserError("--weight-decay", self.weight_decay, "must be >= 0", "use e.g. 0.0 or 0.01")
+        for name in (
+            "train_examples",
+            "val_examples",
+            "max_steps",
+            "max_length",
+            "batch_size",
+            "evals_per_epoch",
+            "eval_batch_size",
+        ):
+            value = getattr(self, name)
+            if value is not None and int(value) != value:
+                flag = "--" + name.replace("_", "-")
+                raise UserError(flag, value, "must be a whole number", f"give {flag} an integer")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Budget:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise UserError("budget", sorted(unknown), "unknown budget fields", f"use only {sorted(known)}")
+        return cls(**data)

@@ -1,0 +1,112 @@
+"""Tokenised training and validation data, prepared once per search and shared by every trial."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from autopeft.tasks import Split, TaskData, TaskSpec, split_train_val
+from autopeft.train.budget import Budget
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A tokenised split.
+
+    Args:
+        features: one dict per example (``input_ids``, ``attention_mask``, maybe ``token_type_ids``),
+            unpadded, at most ``max_length`` tokens.
+        labels: class ids (int64) or targets (float32), shape ``(n,)``.
+    """
+
+    features: tuple[dict[str, list[int]], ...]
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Tokens per example, shape ``(n,)``."""
+        return np.array([len(f["input_ids"]) for f in self.features], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """What a trial trains and scores on.
+
+    Args:
+        spec: the task.
+        train: tokenised training examples (a seeded, stratified subset of the training split).
+        val: tokenised validation examples carved from the training split (the search's score).
+        pad_token_id: the tokenizer's padding id.
+    """
+
+    spec: TaskSpec
+    train: Encoded
+    val: Encoded
+    pad_token_id: int
+
+
+def encode(split: Split, tokenizer: Any, max_length: int) -> Encoded:
+    """Tokenise a split (truncating to ``max_length`` tokens, no padding)."""
+    if split.text_b is None:
+        enc = tokenizer(list(split.text_a), truncation=True, max_length=max_length)
+    else:
+        enc = tokenizer(list(split.text_a), list(split.text_b), truncation="longest_first", max_length=max_length)
+    keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
+    features = tuple({k: enc[k][i] for k in keys} for i in range(len(split)))
+    return Encoded(features=features, labels=np.asarray(split.labels))
+
+
+def prepare_data(task: TaskData, tokenizer: Any, budget: Budget, seed: int) -> PreparedData:
+    """Carve the validation examples from the training split, subsample training, tokenise both."""
+    train, val = split_train_val(
+        task.train,
+        train_examples=budget.train_examples,
+        val_examples=budget.val_examples,
+        seed=seed,
+        stratify=task.spec.kind == "classification",
+    )
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    return PreparedData(
+        spec=task.spec,
+        train=encode(train, tokenizer, budget.max_length),
+        val=encode(val, tokenizer, budget.max_length),
+        pad_token_id=int(pad),
+    )
+
+
+def collate(features: list[dict[str, list[int]]], pad_token_id: int) -> dict[str, torch.Tensor]:
+    """Pad a batch to its longest example (dynamic padding). Returns tensors of shape ``(b, t)``."""
+    longest = max(len(f["input_ids"]) for f in features)
+    out: dict[str, torch.Tensor] = {}
+    for key in features[0]:
+        fill = pad_token_id if key == "input_ids" else 0
+        rows = [f[key] + [fill] * (longest - len(f[key])) for f in features]
+        out[key] = torch.tensor(rows, dtype=torch.long)
+    return out
+
+
+def train_batches(
+    data: Encoded, batch_size: int, generator: np.random.Generator, pad_token_id: int
+) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor]]:
+    """One epoch of shuffled training batches (the last may be smaller)."""
+    order = generator.permutation(len(data))
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        yield collate([data.features[i] for i in idx], pad_token_id), torch.as_tensor(data.labels[idx])
+
+
+def eval_batches(
+    data: Encoded, batch_size: int, pad_token_id: int
+) -> Iterator[tuple[np.ndarray, dict[str, torch.Tensor]]]:
+    """Batches sorted by length (little padding), with the example indices of each batch."""
+    order = np.argsort(data.lengths, kind="stable")
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        yield idx, collate([data.features[i] for i in idx], pad_token_id)

@@ -1,0 +1,220 @@
+"""One budgeted fine-tune of one configuration → :class:`TrialResult`.
+
+Every trial of a search runs through :func:`run_trial`, in-process, with an explicit budget and seed.
+"""
+
+from __future__ import annotations
+
+import math
+import resource
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from autopeft.build import build_model
+from autopeft.errors import TrialError
+from autopeft.models import BaseModel
+from autopeft.space import PeftConfig
+from autopeft.tasks import compute_metrics
+from autopeft.train.budget import Budget
+from autopeft.train.data import PreparedData, eval_batches, train_batches
+from autopeft.train.result import Evaluation, TrialResult
+
+#: Called after each evaluation with (step, total_steps, score).
+ProgressFn = Callable[[int, int, float], None]
+
+
+class _PeakMemory:
+    """Peak resident memory of this process during a block (MiB).
+
+    On Linux the kernel's high-water mark is reset at the start (``/proc/self/clear_refs``), so the
+    reading belongs to this trial alone; elsewhere it is the process's peak so far.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self._reset = False
+
+    def start(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+            return
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+            self._reset = True
+        except OSError:
+            self._reset = False
+
+    def peak_mb(self) -> float:
+        if self.device.type == "cuda":
+            return torch.cuda.max_memory_allocated(self.device) / 2**20
+        if self._reset:
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is bytes on macOS, KiB on Linux
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+
+
+def _loss(logits: torch.Tensor, labels: torch.Tensor, regression: bool) -> torch.Tensor:
+    if regression:
+        return F.mse_loss(logits.squeeze(-1), labels.float())
+    return F.cross_entropy(logits, labels.long())
+
+
+@torch.inference_mode()
+def evaluate(model: torch.nn.Module, data: PreparedData, batch_size: int, device: torch.device) -> dict[str, float]:
+    """All task metrics of ``model`` on the validation split."""
+    model.eval()
+    regression = data.spec.kind == "regression"
+    preds = np.zeros(len(data.val), dtype=np.float64 if regression else np.int64)
+    for idx, batch in eval_batches(data.val, batch_size, data.pad_token_id):
+        logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
+        out = logits.squeeze(-1) if regression else logits.argmax(-1)
+        preds[idx] = out.float().cpu().numpy() if regression else out.cpu().numpy()
+    return compute_metrics(data.spec, preds, data.val.labels)
+
+
+def _eval_steps(steps_per_epoch: int, total_steps: int, evals_per_epoch: int) -> set[int]:
+    every = max(1, steps_per_epoch // evals_per_epoch)
+    return {s for s in range(every, total_steps + 1, every)} | {total_steps}
+
+
+def run_trial(
+    base: BaseModel,
+    data: PreparedData,
+    config: PeftConfig,
+    budget: Budget,
+    *,
+    seed: int,
+    device: str | torch.device = "cpu",
+    progress: ProgressFn | None = None,
+) -> TrialResult:
+    """Train ``config`` on ``data`` within ``budget`` and score it on the validation split.
+
+    Never raises for a failing trial (bad configuration, NaN loss, out of memory): the result is then
+    ``status="failed"`` with the error. ``KeyboardInterrupt`` propagates.
+
+    Args:
+        base: the pretrained backbone (copied, never modified).
+        data: tokenised train/validation data.
+        config: the PEFT configuration.
+        budget: steps, batch size, learning rate, evaluations.
+        seed: seeds module initialisation, the head and the data order.
+        device: where to train.
+        progress: called after each evaluation.
+    """
+    device = torch.device(device)
+    metric = data.spec.main_metric
+    try:
+        built = build_model(base.backbone, config, num_labels=data.spec.num_labels, seed=seed)
+    except TrialError as exc:
+        return TrialResult(
+            config=config.to_dict(), status="failed", score=None, metric=metric, seed=seed, error=str(exc)
+        )
+    except Exception as exc:
+        return TrialResult(
+            config=config.to_dict(),
+            status="failed",
+            score=None,
+            metric=metric,
+            seed=seed,
+            error=f"building the model failed: {type(exc).__name__}: {exc}",
+        )
+    counts = built.counts
+    common = dict(
+        config=config.to_dict(),
+        metric=metric,
+        seed=seed,
+        peft_params=counts.peft,
+        peft_params_train=counts.peft_train,
+        head_params=counts.head,
+        backbone_params=counts.backbone,
+        params_pct=counts.pct,
+    )
+    model = built.model.to(device)
+    memory = _PeakMemory(device)
+    memory.start()
+    curve: list[Evaluation] = []
+    train_seconds = eval_seconds = 0.0
+    tokens = 0
+    try:
+        regression = data.spec.kind == "regression"
+        steps_per_epoch = math.ceil(len(data.train) / budget.batch_size)
+        total = budget.max_steps or max(1, math.ceil(steps_per_epoch * budget.epochs))
+        evals = _eval_steps(steps_per_epoch, total, budget.evals_per_epoch)
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimiser = torch.optim.AdamW(params, lr=budget.learning_rate, weight_decay=budget.weight_decay)
+        warmup = int(budget.warmup_ratio * total)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimiser,
+            lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup)),
+        )
+        rng = np.random.default_rng(seed)
+        step = 0
+        while step < total:
+            for batch, labels in train_batches(data.train, budget.batch_size, rng, data.pad_token_id):
+                t0 = time.perf_counter()
+                model.train()
+                batch = {k: v.to(device) for k, v in batch.items()}
+                logits = model(**batch).logits
+                loss = _loss(logits, labels.to(device), regression)
+                if not torch.isfinite(loss):
+                    raise TrialError(f"loss is {loss.item()} at step {step + 1}")
+                loss.backward()
+                optimiser.step()
+                scheduler.step()
+                optimiser.zero_grad(set_to_none=True)
+                tokens += int(batch["attention_mask"].sum())
+                step += 1
+                train_seconds += time.perf_counter() - t0
+                if step in evals:
+                    t0 = time.perf_counter()
+                    metrics = evaluate(model, data, budget.eval_batch_size, device)
+                    eval_seconds += time.perf_counter() - t0
+                    curve.append(Evaluation(step, step / steps_per_epoch, float(metrics[metric]), metrics))
+                    if progress is not None:
+                        progress(step, total, float(metrics[metric]))
+                if step >= total:
+                    break
+        last = curve[-1]
+        if not math.isfinite(last.score):
+            raise TrialError(f"validation {metric} is {last.score}")
+        return TrialResult(
+            status="complete",
+            score=last.score,
+            metrics=last.metrics,
+            curve=tuple(curve),
+            train_seconds=train_seconds,
+            eval_seconds=eval_seconds,
+            tokens_per_second=tokens / train_seconds if train_seconds > 0 else 0.0,
+            peak_memory_mb=memory.peak_mb(),
+            **common,
+        )
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        if isinstance(exc, TrialError):
+            error = str(exc)
+        elif isinstance(exc, (MemoryError, torch.OutOfMemoryError)):
+            error = f"out of memory: {exc}"
+        else:
+            error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
+        return TrialResult(
+            status="failed",
+            score=None,
+            curve=tuple(curve),
+            train_seconds=train_seconds,
+            eval_seconds=eval_seconds,
+            peak_memory_mb=memory.peak_mb(),
+            error=error,
+            **common,
+        )
+    finally:
+        del model, built

@@ -1,0 +1,216 @@
+"""Local CSV / TSV / JSONL files as tasks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autopeft.errors import UserError
+from autopeft.tasks import load_task
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _jsonl(path: Path, records: list[dict[str, object]]) -> Path:
+    return _write(path, "".join(json.dumps(r) + "\n" for r in records))
+
+
+def _check(err: pytest.ExceptionInfo[UserError], field: str, value: object, *fragments: str) -> None:
+    assert err.value.field == field
+    message = str(err.value)
+    assert field in message and str(value) in message, message
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+
+
+def test_csv_classification_with_quoted_text(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "reviews.csv",
+        'text,label,extra\n"good, really",pos,x\nbad,neg,y\n"so ""so""",neu,z\nfine,pos,w\n',
+    )
+    data = load_task(str(path), text_columns=["text"], label_column="label")
+    spec = data.spec
+    assert spec.name == f"file:{path.resolve()}"
+    assert spec.text_columns == ("text",) and spec.label_column == "label"
+    assert spec.kind == "classification"
+    assert spec.labels == ("neg", "neu", "pos")  # sorted distinct label strings
+    assert spec.metrics == ("accuracy", "f1") and spec.main_metric == "accuracy"
+    assert data.dev is None
+    assert data.train.text_a == ("good, really", "bad", 'so "so"', "fine")
+    assert data.train.text_b is None
+    assert data.train.labels.dtype == np.int64
+    assert data.train.labels.tolist() == [2, 0, 1, 2]
+
+
+def test_file_prefix_and_bom(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeffsentence,label\nhello,1\nbye,0\n".encode())
+    data = load_task(f"file:{path}", text_columns=("sentence",), label_column="label")
+    assert data.train.text_a == ("hello", "bye")
+    assert data.spec.labels == ("0", "1")
+
+
+def test_tsv_sentence_pair_reads_bare_quotes(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "pairs.tsv",
+        'id\tfirst\tsecond\tgold\n1\tHe said " hi\tno quote\tyes\n2\tc\td\tno\n',
+    )
+    data = load_task(str(path), text_columns=["first", "second"], label_column="gold")
+    assert data.train.text_a == ('He said " hi', "c")
+    assert data.train.text_b == ("no quote", "d")
+    assert data.spec.labels == ("no", "yes")
+    assert data.train.labels.tolist() == [1, 0]
+
+
+def test_jsonl_classification_with_numeric_and_bool_labels(tmp_path: Path) -> None:
+    path = _jsonl(
+        tmp_path / "d.jsonl",
+        [{"q": "a", "p": "b", "y": 2}, {"q": "c", "p": "d", "y": 10}, {"q": "e", "p": "f", "y": 2}],
+    )
+    data = load_task(str(path), text_columns=["q", "p"], label_column="y")
+    assert data.spec.labels == ("2", "10")  # integer labels sort numerically
+    assert data.train.labels.tolist() == [0, 1, 0]
+    path = _jsonl(tmp_path / "b.jsonl", [{"t": "x", "y": True}, {"t": "z", "y": False}])
+    data = load_task(str(path), text_columns=["t"], label_column="y")
+    assert data.spec.labels == ("false", "true")
+    assert data.train.labels.tolist() == [1, 0]
+
+
+def test_regression_csv_and_jsonl(tmp_path: Path) -> None:
+    path = _write(tmp_path / "r.csv", "a,b,score\nx,y,0.5\nz,w,4\nu,v,-1e-1\n")
+    data = load_task(str(path), text_columns=["a", "b"], label_column="score", task_kind="regression")
+    spec = data.spec
+    assert (spec.kind, spec.labels, spec.num_labels) == ("regression", None, 1)
+    assert spec.metrics == ("pearson", "spearman") and spec.main_metric == "spearman"
+    assert data.train.labels.dtype == np.float32
+    np.testing.assert_allclose(data.train.labels, [0.5, 4.0, -0.1], rtol=1e-6)
+    path = _jsonl(tmp_path / "r.jsonl", [{"t": "x", "s": 1}, {"t": "y", "s": "2.5"}])
+    data = load_task(str(path), text_columns=["t"], label_column="s", task_kind="regression")
+    np.testing.assert_allclose(data.train.labels, [1.0, 2.5])
+
+
+def test_a_bare_string_text_column_is_one_column(tmp_path: Path) -> None:
+    path = _write(tmp_path / "s.csv", "text,label\nhi,a\n")
+    data = load_task(str(path), text_columns="text", label_column="label")
+    assert data.spec.text_columns == ("text",)
+
+
+# ------------------------------------------------------------------------------------------ errors
+
+
+@pytest.fixture
+def small_csv(tmp_path: Path) -> Path:
+    return _write(tmp_path / "small.csv", "text,other,label\nhi,x,a\nho,y,b\n")
+
+
+def test_missing_text_columns_argument(small_csv: Path) -> None:
+    with pytest.raises(UserError) as err:
+        load_task(str(small_csv), label_column="label")
+    _check(err, "--text-columns", None, "text, other, label")
+
+
+def test_missing_label_column_argument(small_csv: Path) -> None:
+    with pytest.raises(UserError) as err:
+        load_task(str(small_csv), text_columns=["text"])
+    _check(err, "--label-column", None, "text, other, label")
+
+
+@pytest.mark.parametrize("columns", [[], ["text", "other", "label"]])
+def test_wrong_number_of_text_columns(small_csv: Path, columns: list[str]) -> None:
+    with pytest.raises(UserError) as err:
+        load_task(str(small_csv), text_columns=columns, label_column="label")
+    _check(err, "--text-columns", columns, "one or two")
+
+
+def test_missing_text_column_lists_available_columns(small_csv: Path) -> None:
+    with pytest.raises(UserError) as err:
+        load_task(str(small_csv), text_columns=["text", "sentence2"], label_column="label")
+    _check(err, "--text-columns", "sentence2", "text, other, label")
+
+
+def test_missing_label_column_lists_available_columns(small_csv: Path) -> None:
+    with pytest.raises(UserError) as err:
+        load_task(str(small_csv), text_columns=["text"], label_column="gold")
+    _check(err, "--label-column", "gold", "text, other, label")
+
+
+def test_label_column_that_is_also_text(small_csv: Path) -> None:
+    with pytest.raises(UserError) as err:
+        load_task(str(small_csv), text_columns=["text"], label_column="text")
+    _check(err, "--label-column", "text")
+
+
+def test_bad_task_kind(small_csv: Path) -> None:
+    with pytest.raises(UserError) as err:
+        load_task(str(small_csv), text_columns=["text"], label_column="label", task_kind="ranking")
+    _check(err, "--task-kind", "ranking", "regression")
+
+
+def test_non_numeric_regression_label_names_the_line(tmp_path: Path) -> None:
+    path = _write(tmp_path / "r.csv", "t,s\na,1.0\nb,2.0\nc,lots\n")
+    with pytest.raises(UserError) as err:
+        load_task(str(path), text_columns=["t"], label_column="s", task_kind="regression")
+    _check(err, "s", "lots", "line 4")
+    path = _jsonl(tmp_path / "r.jsonl", [{"t": "a", "s": 1}, {"t": "b", "s": "nan"}])
+    with pytest.raises(UserError) as err:
+        load_task(str(path), text_columns=["t"], label_column="s", task_kind="regression")
+    _check(err, "s", "nan", "line 2")
+
+
+def test_empty_label_names_the_line(tmp_path: Path) -> None:
+    path = _write(tmp_path / "e.csv", "t,y\na,1\nb, \n")
+    with pytest.raises(UserError) as err:
+        load_task(str(path), text_columns=["t"], label_column="y")
+    _check(err, "y", "''", "line 3")
+
+
+@pytest.mark.parametrize(("file_name", "content"), [("h.csv", "text,label\n"), ("e.csv", ""), ("e.jsonl", "\n")])
+def test_empty_dataset(tmp_path: Path, file_name: str, content: str) -> None:
+    path = _write(tmp_path / file_name, content)
+    with pytest.raises(UserError) as err:
+        load_task(str(path), text_columns=["text"], label_column="label")
+    _check(err, "--task", path.name, "no examples")
+
+
+def test_nonexistent_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.csv"
+    with pytest.raises(UserError) as err:
+        load_task(str(missing), text_columns=["t"], label_column="y")
+    _check(err, "--task", missing, "none exists")
+    with pytest.raises(UserError) as err:
+        load_task(f"file:{missing}", text_columns=["t"], label_column="y")
+    _check(err, "--task", f"file:{missing}", "no existing file")
+
+
+def test_unsupported_file_type(tmp_path: Path) -> None:
+    path = _write(tmp_path / "data.txt", "t,y\na,1\n")
+    with pytest.raises(UserError) as err:
+        load_task(str(path), text_columns=["t"], label_column="y")
+    _check(err, "--task", path, ".txt", ".csv, .tsv, .jsonl")
+
+
+def test_tsv_row_with_wrong_field_count(tmp_path: Path) -> None:
+    path = _write(tmp_path / "bad.tsv", "t\ty\na\t1\nb\tc\t0\n")
+    with pytest.raises(UserError) as err:
+        load_task(str(path), text_columns=["t"], label_column="y")
+    _check(err, "--task", path, "line 3", "3 fields")
+
+
+def test_invalid_json_line(tmp_path: Path) -> None:
+    path = _write(tmp_path / "bad.jsonl", '{"t": "a", "y": 1}\n{"t": "b", \n')
+    with pytest.raises(UserError) as err:
+        load_task(str(path), text_columns=["t"], label_column="y")
+    _check(err, "--task", path, "line 2", "JSON")
+
+
+def test_jsonl_row_missing_a_column(tmp_path: Path) -> None:
+    path = _jsonl(tmp_path / "m.jsonl", [{"t": "a", "y": 1}, {"t": "b"}])
+    with pytest.raises(UserError) as err:
+        load_task(str(path), text_columns=["t"], label_column="y")
+    _check(err, "--label-column", "y", "line 2")
