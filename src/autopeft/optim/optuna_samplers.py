@@ -8,6 +8,7 @@ the sampler's study as failed and asked again.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,6 +24,11 @@ from autopeft.train.result import TrialResult
 #: Proposals the sampler may make in a row that the space rejects before a random valid, unseen
 #: configuration is drawn instead (only reached when a sampler has converged onto seen points).
 MAX_REJECTIONS = 200
+
+#: Spaces with at most this many valid configurations are enumerated (once) when that fallback is
+#: needed, so that ``ask`` finds the last unseen configurations, or learns that none are left, exactly
+#: and at once; larger spaces fall back to rejection sampling.
+ENUMERATE_LIMIT = 4096
 
 
 def _sampler(name: str, seed: int, n_objectives: int) -> optuna.samplers.BaseSampler:
@@ -57,6 +63,7 @@ class OptunaOptimiser(Optimiser):
         self._distributions = {d.name: IntDistribution(0, d.cardinality - 1) for d in space.dimensions}
         self._pending_trials: dict[str, int] = {}
         self._rng = np.random.default_rng(seed)
+        self._all_configs: list[tuple[str, PeftConfig]] | None = None
 
     def _params(self, config: PeftConfig) -> dict[str, int]:
         vec = self.space.encode(config)
@@ -85,6 +92,13 @@ class OptunaOptimiser(Optimiser):
         return out
 
     def _random_unseen(self, taken: set[str]) -> PeftConfig | None:
+        if self.space.size <= ENUMERATE_LIMIT:
+            if self._all_configs is None:
+                grid = itertools.product(*(range(d.cardinality) for d in self.space.dimensions))
+                configs = (self.space.decode(vec) for vec in grid)
+                self._all_configs = [(c.key(), c) for c in configs if c.is_valid]
+            free = [c for key, c in self._all_configs if key not in taken]
+            return free[int(self._rng.integers(len(free)))] if free else None
         for _ in range(10_000):
             config = self.space.sample(self._rng)
             if config.key() not in taken:

@@ -106,7 +106,11 @@ class PeftConfig:
         for name, spec in MODULES.items():
             value = getattr(self, name)
             if spec.kind == "size":
-                if isinstance(value, bool) or int(value) != value or value < 0:
+                try:
+                    ok = not isinstance(value, bool) and int(value) == value and value >= 0
+                except (TypeError, ValueError, OverflowError):
+                    ok = False
+                if not ok:
                     raise UserError(name, value, "must be a non-negative integer (0 = off)", "give a size")
                 object.__setattr__(self, name, int(value))
             else:

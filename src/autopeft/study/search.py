@@ -33,7 +33,7 @@ from autopeft.space import SPACES, PeftConfig, SearchSpace
 from autopeft.study.ledger import Ledger
 from autopeft.tasks import load_task, majority_score, resolve_data_dir
 from autopeft.train.budget import Budget
-from autopeft.train.data import prepare_data
+from autopeft.train.data import carve_splits, prepare_data
 from autopeft.train.result import TrialResult
 
 SETTINGS_FILE = "search.json"
@@ -217,10 +217,11 @@ def run_search(
     )
     echo(f"task {task.spec.name}: {len(task.train)} training examples; metric {task.spec.main_metric}")
     echo(f"search space {space.name!r}: {len(space.dimensions)} dimensions, {space.size:,} valid configurations")
+    splits = carve_splits(task, settings.budget, settings.seed)
     if base is None:
         echo(f"loading model {settings.model} ...")
         base = BaseModel.load(settings.model)
-    data = prepare_data(task, base.tokenizer, settings.budget, settings.seed)
+    data = prepare_data(task, base.tokenizer, settings.budget, settings.seed, splits=splits)
     majority = (
         majority_score(task.spec, data.train.labels, data.val.labels) if task.spec.kind == "classification" else None
     )

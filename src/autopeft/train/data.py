@@ -63,15 +63,23 @@ def encode(split: Split, tokenizer: Any, max_length: int) -> Encoded:
     return Encoded(features=features, labels=np.asarray(split.labels))
 
 
-def prepare_data(task: TaskData, tokenizer: Any, budget: Budget, seed: int) -> PreparedData:
-    """Carve the validation examples from the training split, subsample training, tokenise both."""
-    train, val = split_train_val(
+def carve_splits(task: TaskData, budget: Budget, seed: int) -> tuple[Split, Split]:
+    """(train, validation): the validation examples carved from the task's training split, then the
+    training subset from the rest; seeded, stratified for classification. The dev split is untouched."""
+    return split_train_val(
         task.train,
         train_examples=budget.train_examples,
         val_examples=budget.val_examples,
         seed=seed,
         stratify=task.spec.kind == "classification",
     )
+
+
+def prepare_data(
+    task: TaskData, tokenizer: Any, budget: Budget, seed: int, *, splits: tuple[Split, Split] | None = None
+) -> PreparedData:
+    """Tokenise the training and validation examples of :func:`carve_splits` (or ``splits``)."""
+    train, val = splits if splits is not None else carve_splits(task, budget, seed)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     return PreparedData(
         spec=task.spec,

@@ -1,0 +1,141 @@
+"""The CLI: subcommands, exit codes, and bad input rejected with a clear message and nothing written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from autopeft.cli import EXIT_USAGE, main
+
+
+def _search(out: Path, *extra: str, task: str = "glue/sst2", model: str = "minilm") -> list[str]:
+    return ["search", "--model", model, "--task", task, "--out", str(out), "--trials", "1", *extra]
+
+
+def test_space_prints_the_model_sized_space(capsys):
+    assert main(["space", "--model", "minilm"]) == 0
+    out = capsys.readouterr().out
+    assert "6 layers, hidden size 384" in out and "9 dimensions" in out
+    assert "{0, 1, 3, 6, 12, 24, 48, 96, 192, 384}" in out
+    assert main(["space", "--model", "minilm", "--space", "extended", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["modules"] == ["serial", "parallel", "prefix", "lora", "ia3"] and len(data["dimensions"]) == 11
+
+
+def test_space_of_a_local_model_directory(capsys, tiny_model_dir):
+    assert main(["space", "--model", str(tiny_model_dir)]) == 0
+    assert "3 layers, hidden size 32" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "field", "value"),
+    [
+        (["--task", "glue/nope"], "--task", "glue/nope"),
+        (["--model", "./no/such/model"], "--model", "./no/such/model"),
+        (["--batch-size", "0"], "--batch-size", "0"),
+        (["--train-examples", "-5"], "--train-examples", "-5"),
+        (["--learning-rate", "0"], "--learning-rate", "0"),
+        (["--trials", "0"], "--trials", "0"),
+        (["--val-examples", "100000"], "--val-examples", "100000"),
+    ],
+)
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, data_dir, args, field, value):
+    out = tmp_path / "out"
+    base = _search(out, "--data-dir", str(data_dir))
+    # later flags win in argparse, so the bad value overrides the default
+    assert main(base + args) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert field in err and value in err and "Fix:" in err, err
+    assert not out.exists()
+
+
+def test_missing_data_files(tmp_path, capsys):
+    empty = tmp_path / "data"
+    empty.mkdir()
+    out = tmp_path / "out"
+    assert main(_search(out, "--data-dir", str(empty))) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "SST-2" in err and not out.exists()
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "needle"),
+    [
+        ("sentence,label\na,0\nb,1\n", ["--text-columns", "text", "--label-column", "label"], "text"),
+        ("sentence,label\na,0\nb,1\n", ["--text-columns", "sentence", "--label-column", "y"], "y"),
+        ("sentence,label\n", ["--text-columns", "sentence", "--label-column", "label"], "empty"),
+        (
+            "sentence,score\na,x\n",
+            ["--text-columns", "sentence", "--label-column", "score", "--task-kind", "regression"],
+            "x",
+        ),
+    ],
+    ids=["missing-text-column", "missing-label-column", "empty", "non-numeric-regression-label"],
+)
+def test_bad_local_files(tmp_path, capsys, content, extra, needle):
+    data = _write(tmp_path / "d.csv", content)
+    out = tmp_path / "out"
+    assert main(_search(out, *extra, task=str(data))) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert needle in err, err
+    assert not out.exists()
+
+
+def test_unknown_label_in_a_known_task(tmp_path, capsys):
+    root = tmp_path / "data" / "glue" / "SST-2"
+    root.mkdir(parents=True)
+    _write(root / "train.tsv", "sentence\tlabel\ngood\t1\nbad\t7\n")
+    _write(root / "dev.tsv", "sentence\tlabel\ngood\t1\n")
+    out = tmp_path / "out"
+    assert main(_search(out, "--data-dir", str(tmp_path / "data"))) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "7" in err and "label" in err
+    assert not out.exists()
+
+
+def test_resume_and_show_need_a_search_directory(tmp_path, capsys):
+    assert main(["resume", str(tmp_path)]) == EXIT_USAGE
+    assert main(["show", str(tmp_path)]) == EXIT_USAGE
+    assert "search.json" in capsys.readouterr().err
+
+
+def test_search_resume_show_end_to_end(tmp_path, capsys, tiny_model_dir, toy_csv):
+    out = tmp_path / "s"
+    args = [
+        "search",
+        "--model",
+        str(tiny_model_dir),
+        "--task",
+        str(toy_csv),
+        "--text-columns",
+        "sentence",
+        "--label-column",
+        "label",
+        "--out",
+        str(out),
+        "--optimizer",
+        "tpe",
+        "--trials",
+        "2",
+        "--train-examples",
+        "100",
+        "--val-examples",
+        "40",
+        "--max-length",
+        "16",
+    ]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "Pareto front" in text and "majority class" in text
+    assert main(["resume", str(out), "--trials", "3"]) == 0
+    assert "resuming: 2 of 3" in capsys.readouterr().out
+    assert main(["show", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "3 of 3 trials finished" in shown and "Pareto" in shown

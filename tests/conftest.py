@@ -1,0 +1,129 @@
+"""Fixtures shared across test folders: tiny random models, the packaged tokenizer, the real data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from autopeft.tasks import Split, TaskData, TaskSpec
+
+REPO = Path(__file__).resolve().parents[1]
+#: Real GLUE/SuperGLUE data: $AUTOPEFT_DATA, else ../shared/data beside the checkout.
+DATA_DIR = Path(os.environ.get("AUTOPEFT_DATA", REPO.parent / "shared" / "data")).resolve()
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    assert (DATA_DIR / "glue" / "SST-2" / "train.tsv").is_file(), f"real data not found in {DATA_DIR}"
+    return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    from autopeft.models import resolve_model
+
+    return AutoTokenizer.from_pretrained(resolve_model("minilm"))
+
+
+def tiny_config(arch: str = "bert", layers: int = 3, hidden: int = 32):
+    """A tiny transformers config with the packaged tokenizer's vocabulary."""
+    from transformers import BertConfig, RobertaConfig
+
+    common = dict(
+        vocab_size=30522,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        intermediate_size=2 * hidden,
+        max_position_embeddings=130,
+        pad_token_id=0,
+        # BERT's default (0.02) makes a random model's first-token output nearly constant across inputs,
+        # so nothing could be learned from it; a wider initialisation keeps the toy task learnable.
+        initializer_range=0.3,
+    )
+    if arch == "bert":
+        return BertConfig(**common)
+    if arch == "roberta":
+        return RobertaConfig(**common, type_vocab_size=2)
+    raise ValueError(arch)
+
+
+@pytest.fixture(scope="session", params=["bert", "roberta"])
+def tiny_base(request, tokenizer):
+    """A tiny random backbone (BERT or RoBERTa), 3 layers, hidden 32."""
+    from autopeft.models import BaseModel
+
+    torch.manual_seed(0)
+    return BaseModel.from_config(tiny_config(request.param), tokenizer, name=f"tiny-{request.param}")
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tokenizer):
+    from autopeft.models import BaseModel
+
+    torch.manual_seed(0)
+    return BaseModel.from_config(tiny_config("bert"), tokenizer, name="tiny-bert")
+
+
+def toy_task(n: int = 240, seed: int = 0) -> TaskData:
+    """A learnable sentiment toy: the label is whether 'good' or 'bad' appears."""
+    rng = np.random.default_rng(seed)
+    filler = ["the", "movie", "was", "quite", "a", "plot", "actor", "scene", "really", "film"]
+    texts, labels = [], []
+    for _ in range(n):
+        y = int(rng.integers(0, 2))
+        words = [*rng.choice(filler, size=6), "good" if y else "bad"]
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+        labels.append(y)
+    spec = TaskSpec(
+        name="toy",
+        text_columns=("sentence",),
+        label_column="label",
+        kind="classification",
+        labels=("0", "1"),
+        metrics=("accuracy", "f1"),
+        main_metric="accuracy",
+    )
+    split = Split(text_a=tuple(texts), text_b=None, labels=np.array(labels, dtype=np.int64))
+    return TaskData(spec=spec, train=split, dev=None)
+
+
+@pytest.fixture
+def toy() -> TaskData:
+    return toy_task()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, tokenizer) -> Path:
+    """A tiny random BERT saved like a real checkpoint (config, weights, tokenizer), for ``--model DIR``."""
+    from transformers import BertModel
+
+    path = tmp_path_factory.mktemp("tiny-bert")
+    torch.manual_seed(0)
+    BertModel(tiny_config("bert")).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def toy_csv(tmp_path_factory) -> Path:
+    """The toy task as a local CSV file (columns: sentence, label)."""
+    import csv
+
+    task = toy_task(300)
+    path = tmp_path_factory.mktemp("toy") / "toy.csv"
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["sentence", "label"])
+        for text, label in zip(task.train.text_a, task.train.labels, strict=True):
+            w.writerow([text, int(label)])
+    return path

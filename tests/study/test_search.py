@@ -1,0 +1,170 @@
+"""The search loop and its ledger: results on disk after every trial, resume after a crash or kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from autopeft.errors import UserError
+from autopeft.study.ledger import Ledger
+from autopeft.study.search import SearchSettings, open_results, run_search
+from autopeft.train.budget import Budget
+
+BUDGET = Budget(train_examples=120, val_examples=40, epochs=1, max_length=16, batch_size=16, learning_rate=1e-2)
+
+
+def _settings(toy_csv: Path, **kw) -> SearchSettings:
+    base = dict(
+        model="tiny",
+        task=str(toy_csv),
+        text_columns=("sentence",),
+        label_column="label",
+        optimizer="random",
+        trials=4,
+        seed=0,
+        budget=BUDGET,
+    )
+    return SearchSettings(**{**base, **kw})
+
+
+def test_search_writes_ledger_and_reports(tmp_path, toy_csv, tiny_bert):
+    out = tmp_path / "s"
+    lines: list[str] = []
+    outcome = run_search(_settings(toy_csv), out, echo=lines.append, base=tiny_bert)
+    assert len(outcome.results) == 4
+    assert [r.number for r in outcome.results] == [0, 1, 2, 3]
+    assert {p.name for p in out.iterdir()} >= {"search.json", "study.db", "trials.csv", "pareto.json", "pareto.png"}
+    pareto = json.loads((out / "pareto.json").read_text())
+    assert pareto["trials"] and all("params_pct" in t and "config" in t for t in pareto["trials"])
+    assert len((out / "trials.csv").read_text().strip().splitlines()) == 5
+    settings, results = open_results(out)
+    assert settings.trials == 4 and [r.to_dict() for r in results] == [r.to_dict() for r in outcome.results]
+    assert any("[trial 4/4]" in line for line in lines)
+    # the ledger is a plain Optuna study with both objectives
+    ledger = Ledger.load(f"sqlite:///{out / 'study.db'}")
+    assert len(ledger.study.best_trials) >= 1
+    configs = [r.config for r in outcome.results]
+    assert len({json.dumps(c, sort_keys=True) for c in configs}) == 4  # no repeats
+
+
+def test_rerun_continues_and_extends(tmp_path, toy_csv, tiny_bert):
+    out = tmp_path / "s"
+    first = run_search(_settings(toy_csv, trials=2), out, echo=lambda s: None, base=tiny_bert)
+    again = run_search(_settings(toy_csv, trials=2), out, echo=lambda s: None, base=tiny_bert)
+    assert [r.to_dict() for r in again.results] == [r.to_dict() for r in first.results]  # nothing re-run
+    more = run_search(_settings(toy_csv, trials=3), out, echo=lambda s: None, base=tiny_bert)
+    assert len(more.results) == 3 and more.results[:2] == first.results
+
+
+def test_rerun_with_other_settings_is_refused(tmp_path, toy_csv, tiny_bert):
+    out = tmp_path / "s"
+    run_search(_settings(toy_csv, trials=1), out, echo=lambda s: None, base=tiny_bert)
+    with pytest.raises(UserError, match="--seed") as err:
+        run_search(_settings(toy_csv, trials=1, seed=1), out, echo=lambda s: None, base=tiny_bert)
+    assert "resume" in str(err.value)
+
+
+def test_crash_mid_trial_loses_only_that_trial(tmp_path, toy_csv, tiny_bert, monkeypatch):
+    import autopeft.study.search as search
+
+    out = tmp_path / "s"
+    real = search.LocalExecutor.run
+    calls = {"n": 0}
+
+    def crashing(self, requests):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # as if the process died while trial 3 trained
+        yield from real(self, requests)
+
+    monkeypatch.setattr(search.LocalExecutor, "run", crashing)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(_settings(toy_csv), out, echo=lambda s: None, base=tiny_bert)
+    ledger = Ledger.load(f"sqlite:///{out / 'study.db'}")
+    assert len(ledger.results()) == 2 and len(ledger.running()) == 1
+    interrupted_config = ledger.running()[0][1]
+
+    monkeypatch.setattr(search.LocalExecutor, "run", real)
+    outcome = run_search(_settings(toy_csv), out, echo=lambda s: None, base=tiny_bert)
+    assert len(outcome.results) == 4
+    assert outcome.results[2].config == interrupted_config.to_dict()  # the interrupted trial ran again
+    assert Ledger.load(f"sqlite:///{out / 'study.db'}").interrupted_count() == 1
+
+
+def _cli(*args: str, **kw) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "autopeft", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kw,
+    )
+
+
+def test_kill_9_then_resume(tmp_path, toy_csv, tiny_model_dir):
+    out = tmp_path / "s"
+    args = [
+        "search",
+        "--model",
+        str(tiny_model_dir),
+        "--task",
+        str(toy_csv),
+        "--text-columns",
+        "sentence",
+        "--label-column",
+        "label",
+        "--out",
+        str(out),
+        "--optimizer",
+        "random",
+        "--trials",
+        "5",
+        "--train-examples",
+        "200",
+        "--val-examples",
+        "40",
+        "--max-length",
+        "16",
+        "--epochs",
+        "3",
+        "--threads",
+        "1",
+    ]
+    proc = _cli(*args)
+    deadline = time.time() + 120
+    ledger_rows = 0
+    while time.time() < deadline and proc.poll() is None:
+        csv = out / "trials.csv"
+        ledger_rows = len(csv.read_text().strip().splitlines()) - 1 if csv.exists() else 0
+        if ledger_rows >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.stdout.read()
+    time.sleep(0.3)  # into the next trial
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    ledger = Ledger.load(f"sqlite:///{out / 'study.db'}")
+    kept = ledger.results()
+    assert 2 <= len(kept) < 5 and len(ledger.running()) <= 1
+
+    done = subprocess.run(
+        [sys.executable, "-m", "autopeft", "resume", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    _, results = open_results(out)
+    assert len(results) == 5
+    assert [r.to_dict() for r in results[: len(kept)]] == [r.to_dict() for r in kept]  # finished work kept
+    assert "Pareto front" in done.stdout
