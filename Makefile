@@ -26,7 +26,7 @@ demo: env
 
 test: env
 	$(BIN)/ruff check src tests
-	AUTOPEFT_DATA=$(abspath $(DATA)) $(BIN)/python -m pytest -q
+	AUTOPEFT_DATA=$(abspath $(DATA)) $(BIN)/python -m pytest -q -m "slow or not slow"
 
 lint: env
 	$(BIN)/ruff check src tests

@@ -102,6 +102,12 @@ def toy() -> TaskData:
     return toy_task()
 
 
+@pytest.fixture
+def make_toy():
+    """``make_toy(n)``: the toy task with ``n`` examples."""
+    return toy_task
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, tokenizer) -> Path:
     """A tiny random BERT saved like a real checkpoint (config, weights, tokenizer), for ``--model DIR``."""

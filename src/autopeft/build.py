@@ -97,60 +97,45 @@ class BuiltModel:
     adapter_names: tuple[str, ...]
 
 
-def _deployed_numel(module: torch.nn.Module) -> int:
-    """Trainable parameters of one adapter module once prefix reparametrisations are ejected."""
+def _belongs(param_name: str, adapter_name: str) -> bool:
+    # adapters names every parameter of an adapter with the adapter's name as one path component
+    return f".{adapter_name}." in f".{param_name}."
+
+
+def _ejected_prefix_numel(model: Any, adapter_name: str) -> int:
+    """Parameters of the adapter's prefixes once their reparametrisation MLP is ejected (measured on
+    an ejected copy of the prefix modules; the model itself is left untouched)."""
     from adapters.methods.prefix_tuning import PrefixTuningGroup
 
     total = 0
-    groups = [m for m in module.modules() if isinstance(m, PrefixTuningGroup)]
-    inside_group = {id(p) for g in groups for p in g.parameters()}
-    total += sum(p.numel() for p in module.parameters() if p.requires_grad and id(p) not in inside_group)
-    for g in groups:
-        ejected = copy.deepcopy(g)
-        with torch.no_grad():
-            ejected.eject()
-        total += sum(p.numel() for p in ejected.parameters())
+    for name, module in model.named_modules():
+        if isinstance(module, PrefixTuningGroup) and name.endswith(f".{adapter_name}"):
+            ejected = copy.deepcopy(module)
+            with torch.no_grad():
+                ejected.eject()
+            total += sum(p.numel() for p in ejected.parameters())
     return total
 
 
 def count_parameters(model: Any, adapter_names: tuple[str, ...]) -> ParamCounts:
     """Measure parameter counts on a built model (see :class:`ParamCounts`)."""
-    head_params = sum(p.numel() for n, p in model.named_parameters() if n.startswith("heads.") and p.requires_grad)
+    trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    head = sum(p.numel() for n, p in trainable.items() if n.startswith("heads."))
     peft_train = 0
     per_module: dict[str, int] = {}
-    trainable_names = {n for n, p in model.named_parameters() if p.requires_grad and not n.startswith("heads.")}
     for name in adapter_names:
-        # Each adapter's parameters carry its name in their path (".seq." style keys use the adapter name).
-        params = {n: p for n, p in model.named_parameters() if f".{name}." in f".{n}." and n in trainable_names}
-        peft_train += sum(p.numel() for p in params.values())
-        per_module[name[len(ADAPTER_PREFIX) :]] = _deployed_from_params(model, name, params)
-    accounted = peft_train
-    everything = sum(p.numel() for n, p in model.named_parameters() if n in trainable_names)
-    if accounted != everything:
-        raise RuntimeError(f"{everything - accounted} trainable parameters belong to no PEFT module")
-    backbone = sum(p.numel() for n, p in model.base_model.named_parameters() if not _is_adapter_param(n, adapter_names))
-    return ParamCounts(
-        peft=sum(per_module.values()),
-        peft_train=peft_train,
-        head=head_params,
-        backbone=backbone,
-        per_module=per_module,
+        numel = sum(p.numel() for n, p in trainable.items() if _belongs(n, name))
+        peft_train += numel
+        module = name[len(ADAPTER_PREFIX) :]
+        per_module[module] = _ejected_prefix_numel(model, name) if module == "prefix" else numel
+    if peft_train + head != sum(p.numel() for p in trainable.values()):
+        raise RuntimeError("some trainable parameters belong to no PEFT module and not to the head")
+    backbone = sum(
+        p.numel() for n, p in model.base_model.named_parameters() if not any(_belongs(n, a) for a in adapter_names)
     )
-
-
-def _is_adapter_param(name: str, adapter_names: tuple[str, ...]) -> bool:
-    return any(f".{a}." in f".{name}." for a in adapter_names)
-
-
-def _deployed_from_params(model: Any, adapter_name: str, params: dict[str, torch.nn.Parameter]) -> int:
-    from adapters.methods.prefix_tuning import PrefixTuningGroup
-
-    groups = [
-        m for n, m in model.named_modules() if isinstance(m, PrefixTuningGroup) and n.endswith(f".{adapter_name}")
-    ]
-    if not groups:
-        return sum(p.numel() for p in params.values())
-    return sum(_deployed_numel(g) for g in groups)
+    return ParamCounts(
+        peft=sum(per_module.values()), peft_train=peft_train, head=head, backbone=backbone, per_module=per_module
+    )
 
 
 def build_model(

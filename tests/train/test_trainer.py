@@ -47,11 +47,9 @@ def test_collate_pads_dynamically():
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
 
 
-def test_trial_learns_and_records_everything(tiny_base, tokenizer):
-    from conftest import toy_task
-
+def test_trial_learns_and_records_everything(tiny_base, tokenizer, make_toy):
     budget = _budget(train_examples=400, val_examples=100, epochs=4, learning_rate=1e-2)
-    data = prepare_data(toy_task(500), tokenizer, budget, seed=0)
+    data = prepare_data(make_toy(500), tokenizer, budget, seed=0)
     seen = []
     result = run_trial(tiny_base, data, CONFIG, budget, seed=0, progress=lambda s, t, sc: seen.append((s, t, sc)))
     assert result.status == "complete", result.error

@@ -73,6 +73,8 @@ class OptunaOptimiser(Optimiser):
         taken = set(self._seen) | {c.key() for c in pending} | set(self._pending_trials)
         out: list[PeftConfig] = []
         for _ in range(n):
+            if self._exhausted(taken):
+                break  # nothing left to propose: spare the sampler MAX_REJECTIONS futile proposals
             config = None
             for _attempt in range(MAX_REJECTIONS):
                 trial = self._study.ask(self._distributions)
@@ -91,13 +93,23 @@ class OptunaOptimiser(Optimiser):
             out.append(config)
         return out
 
+    def _enumerated(self) -> list[tuple[str, PeftConfig]]:
+        """Every valid configuration of the (small) space with its key, built once."""
+        if self._all_configs is None:
+            grid = itertools.product(*(range(d.cardinality) for d in self.space.dimensions))
+            configs = (self.space.decode(vec) for vec in grid)
+            self._all_configs = [(c.key(), c) for c in configs if c.is_valid]
+        return self._all_configs
+
+    def _exhausted(self, taken: set[str]) -> bool:
+        """True when the space is small enough to enumerate and every configuration in it is taken."""
+        if self.space.size > ENUMERATE_LIMIT or len(taken) < self.space.size:
+            return False
+        return all(key in taken for key, _ in self._enumerated())
+
     def _random_unseen(self, taken: set[str]) -> PeftConfig | None:
         if self.space.size <= ENUMERATE_LIMIT:
-            if self._all_configs is None:
-                grid = itertools.product(*(range(d.cardinality) for d in self.space.dimensions))
-                configs = (self.space.decode(vec) for vec in grid)
-                self._all_configs = [(c.key(), c) for c in configs if c.is_valid]
-            free = [c for key, c in self._all_configs if key not in taken]
+            free = [c for key, c in self._enumerated() if key not in taken]
             return free[int(self._rng.integers(len(free)))] if free else None
         for _ in range(10_000):
             config = self.space.sample(self._rng)

@@ -149,7 +149,10 @@ class PeftConfig:
             raise UserError(
                 "config", sorted(unknown), "unknown configuration fields", f"use only {[*MODULES, 'layers']}"
             )
-        return cls(**{**data, "layers": tuple(data["layers"])})
+        layers = data.get("layers")
+        if not isinstance(layers, (list, tuple)):
+            raise UserError("layers", layers, "must be a list of booleans, one per layer", "give the layer bits")
+        return cls(**{**data, "layers": tuple(layers)})
 
     def describe(self) -> str:
         """Compact human form, e.g. ``L[3,4,5] parallel=96 prefix=3``."""

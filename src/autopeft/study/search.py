@@ -252,7 +252,11 @@ def run_search(
         echo(f"majority-class validation {task.spec.main_metric}: {majority:.4f}")
     started = time.perf_counter()
     while len(results) < settings.trials:
-        config: PeftConfig = rerun.pop(0) if rerun else optimiser.ask(1)[0]
+        proposals = [rerun.pop(0)] if rerun else optimiser.ask(1)
+        if not proposals:
+            echo(f"every valid configuration of the space has been tried ({len(results)} trials); stopping")
+            break
+        config: PeftConfig = proposals[0]
         number = ledger.start(config)
         echo(f"[trial {len(results) + 1}/{settings.trials}] #{number} {config.describe()}")
         for _request, result in executor.run([TrialRequest(number, config, settings.seed)]):

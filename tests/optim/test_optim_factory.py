@@ -1,0 +1,36 @@
+"""``make_optimiser``: the ``--optimizer`` names."""
+
+from __future__ import annotations
+
+import pytest
+
+from autopeft.errors import UserError
+from autopeft.optim import OPTIMISERS, OptunaOptimiser, make_optimiser
+from autopeft.space import SearchSpace
+
+SPACE = SearchSpace.named("paper", 3, 16)
+
+
+def test_names() -> None:
+    assert set(OPTIMISERS) >= {"random", "nsga2", "tpe"}
+    assert len(set(OPTIMISERS)) == len(OPTIMISERS)
+
+
+@pytest.mark.parametrize("name", ["random", "nsga2", "tpe"])
+def test_optuna_backed_names(name: str) -> None:
+    opt = make_optimiser(name, SPACE, seed=3)
+    assert isinstance(opt, OptunaOptimiser)
+    assert opt.sampler_name == name
+    assert opt.seed == 3
+
+
+@pytest.mark.parametrize("name", ["bogus", "", "TPE", "nsga-ii", "saas"])
+def test_unknown_name_is_a_user_error_naming_the_flag(name: str) -> None:
+    with pytest.raises(UserError) as err:
+        make_optimiser(name, SPACE)
+    assert err.value.field == "--optimizer"
+    assert err.value.value == name
+    message = str(err.value)
+    assert "--optimizer" in message
+    for known in OPTIMISERS:
+        assert known in message
