@@ -133,3 +133,16 @@ def toy_csv(tmp_path_factory) -> Path:
         for text, label in zip(task.train.text_a, task.train.labels, strict=True):
             w.writerow([text, int(label)])
     return path
+
+
+@pytest.fixture
+def toy_search_args(tiny_model_dir, toy_csv):
+    """``toy_search_args(out, *extra)``: CLI arguments of a search of the toy CSV with the tiny model."""
+
+    def make(out: Path, *extra: str) -> list[str]:
+        return [
+            "search", "--model", str(tiny_model_dir), "--task", str(toy_csv), "--text-columns", "sentence",
+            "--label-column", "label", "--out", str(out), "--val-examples", "40", "--max-length", "16", *extra,
+        ]  # fmt: skip
+
+    return make

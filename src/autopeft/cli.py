@@ -33,45 +33,40 @@ def _quiet_libraries() -> None:
         pass
 
 
+#: ``--flag`` type and help for each :class:`~autopeft.train.budget.Budget` field (defaults come from Budget).
+BUDGET_FLAGS: dict[str, tuple[type, str]] = {
+    "train_examples": (int, "training examples per trial"),
+    "val_examples": (int, "examples carved from the training split to score the search"),
+    "epochs": (float, "passes over the training examples"),
+    "max_steps": (int, "optimiser steps (overrides --epochs)"),
+    "max_length": (int, "maximum tokens per example"),
+    "batch_size": (int, "training batch size"),
+    "learning_rate": (float, "peak AdamW learning rate"),
+    "warmup_ratio": (float, "fraction of steps spent warming up"),
+    "weight_decay": (float, "AdamW weight decay"),
+    "evals_per_epoch": (int, "validation evaluations per epoch"),
+    "eval_batch_size": (int, "evaluation batch size"),
+}
+
+
 def _add_budget_args(p: argparse.ArgumentParser) -> None:
     from autopeft.train.budget import Budget
 
-    d = Budget()
+    defaults = Budget().to_dict()
     g = p.add_argument_group("trial budget (low fidelity by default)")
-    g.add_argument("--train-examples", type=int, default=d.train_examples, help="training examples per trial")
-    g.add_argument(
-        "--val-examples",
-        type=int,
-        default=d.val_examples,
-        help="examples carved from the training split to score the search",
-    )
-    g.add_argument("--epochs", type=float, default=d.epochs)
-    g.add_argument("--max-steps", type=int, default=d.max_steps, help="overrides --epochs")
-    g.add_argument("--max-length", type=int, default=d.max_length, help="maximum tokens per example")
-    g.add_argument("--batch-size", type=int, default=d.batch_size)
-    g.add_argument("--learning-rate", type=float, default=d.learning_rate)
-    g.add_argument("--warmup-ratio", type=float, default=d.warmup_ratio)
-    g.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    g.add_argument("--evals-per-epoch", type=int, default=d.evals_per_epoch)
-    g.add_argument("--eval-batch-size", type=int, default=d.eval_batch_size)
+    for name, (kind, help_text) in BUDGET_FLAGS.items():
+        g.add_argument(
+            "--" + name.replace("_", "-"),
+            type=kind,
+            default=defaults[name],
+            help=f"{help_text} (default {defaults[name]})",
+        )
 
 
 def _budget_from(args: argparse.Namespace):
     from autopeft.train.budget import Budget
 
-    return Budget(
-        train_examples=args.train_examples,
-        val_examples=args.val_examples,
-        epochs=args.epochs,
-        max_steps=args.max_steps,
-        max_length=args.max_length,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        warmup_ratio=args.warmup_ratio,
-        weight_decay=args.weight_decay,
-        evals_per_epoch=args.evals_per_epoch,
-        eval_batch_size=args.eval_batch_size,
-    )
+    return Budget(**{name: getattr(args, name) for name in BUDGET_FLAGS})
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -106,31 +106,9 @@ def test_resume_and_show_need_a_search_directory(tmp_path, capsys):
     assert "search.json" in capsys.readouterr().err
 
 
-def test_search_resume_show_end_to_end(tmp_path, capsys, tiny_model_dir, toy_csv):
+def test_search_resume_show_end_to_end(tmp_path, capsys, toy_search_args):
     out = tmp_path / "s"
-    args = [
-        "search",
-        "--model",
-        str(tiny_model_dir),
-        "--task",
-        str(toy_csv),
-        "--text-columns",
-        "sentence",
-        "--label-column",
-        "label",
-        "--out",
-        str(out),
-        "--optimizer",
-        "tpe",
-        "--trials",
-        "2",
-        "--train-examples",
-        "100",
-        "--val-examples",
-        "40",
-        "--max-length",
-        "16",
-    ]
+    args = toy_search_args(out, "--optimizer", "tpe", "--trials", "2", "--train-examples", "100")
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "Pareto front" in text and "majority class" in text

@@ -110,35 +110,10 @@ def _cli(*args: str, **kw) -> subprocess.Popen:
     )
 
 
-def test_kill_9_then_resume(tmp_path, toy_csv, tiny_model_dir):
+def test_kill_9_then_resume(tmp_path, toy_search_args):
     out = tmp_path / "s"
-    args = [
-        "search",
-        "--model",
-        str(tiny_model_dir),
-        "--task",
-        str(toy_csv),
-        "--text-columns",
-        "sentence",
-        "--label-column",
-        "label",
-        "--out",
-        str(out),
-        "--optimizer",
-        "random",
-        "--trials",
-        "5",
-        "--train-examples",
-        "200",
-        "--val-examples",
-        "40",
-        "--max-length",
-        "16",
-        "--epochs",
-        "3",
-        "--threads",
-        "1",
-    ]
+    args = toy_search_args(out, "--optimizer", "random", "--trials", "5", "--train-examples", "200",
+                           "--epochs", "3", "--threads", "1")  # fmt: skip
     proc = _cli(*args)
     deadline = time.time() + 120
     ledger_rows = 0
