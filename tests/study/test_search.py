@@ -143,3 +143,13 @@ def test_kill_9_then_resume(tmp_path, toy_search_args):
     assert len(results) == 5
     assert [r.to_dict() for r in results[: len(kept)]] == [r.to_dict() for r in kept]  # finished work kept
     assert "Pareto front" in done.stdout
+
+
+def test_storage_url_elsewhere_is_remembered(tmp_path, toy_csv, tiny_bert):
+    db = tmp_path / "elsewhere" / "ledger.db"
+    db.parent.mkdir()
+    out = tmp_path / "s"
+    run_search(_settings(toy_csv, trials=1, storage=f"sqlite:///{db}"), out, echo=lambda s: None, base=tiny_bert)
+    assert db.is_file() and not (out / "study.db").exists()
+    settings, results = open_results(out)
+    assert settings.storage == f"sqlite:///{db}" and len(results) == 1

@@ -1,0 +1,59 @@
+"""Resolving --model: the packaged alias, local directories, hub names (offline here: logic only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autopeft.errors import UserError
+from autopeft.models import BaseModel, load_model_config, resolve_model
+
+
+def test_minilm_alias_points_into_the_installed_package():
+    path = Path(resolve_model("minilm"))
+    assert (path / "config.json").is_file() and (path / "model.safetensors").is_file()
+    config = load_model_config("minilm")
+    assert (config.num_hidden_layers, config.hidden_size, config.model_type) == (6, 384, "bert")
+
+
+def test_local_directory(tiny_model_dir):
+    assert resolve_model(str(tiny_model_dir)) == str(tiny_model_dir)
+    base = BaseModel.load(str(tiny_model_dir))
+    assert base.config.num_hidden_layers == 3 and base.tokenizer.pad_token_id == 0
+    assert not base.backbone.heads  # a bare backbone: each trial adds its own head
+
+
+def test_directory_without_config(tmp_path):
+    with pytest.raises(UserError, match=r"config\.json") as err:
+        resolve_model(str(tmp_path))
+    assert err.value.field == "--model"
+
+
+@pytest.mark.parametrize("name", ["", "  ", "./missing", "/no/such/dir", "a/b/c"])
+def test_bad_names(name):
+    with pytest.raises(UserError) as err:
+        resolve_model(name)
+    assert err.value.field == "--model"
+
+
+def test_hub_names_go_to_transformers(monkeypatch):
+    """A hub name is handed to transformers unchanged; its failure (no internet here) is a clear error."""
+    import transformers
+
+    assert resolve_model("bert-base-uncased") == "bert-base-uncased"
+    assert resolve_model("FacebookAI/roberta-base") == "FacebookAI/roberta-base"
+    seen = []
+
+    def fake_from_pretrained(name, *args, **kwargs):
+        seen.append(name)
+        if name == "org/known":
+            return transformers.BertConfig(num_hidden_layers=2, hidden_size=64, num_attention_heads=2)
+        raise OSError(f"We couldn't connect to 'https://huggingface.co' to load the files of {name}.")
+
+    monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", fake_from_pretrained)
+    assert load_model_config("org/known").num_hidden_layers == 2
+    with pytest.raises(UserError, match="cannot load its config") as err:
+        load_model_config("org/unknown")
+    assert err.value.field == "--model" and err.value.value == "org/unknown"
+    assert seen == ["org/known", "org/unknown"]
