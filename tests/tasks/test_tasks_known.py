@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from autopeft.errors import UserError
 from autopeft.tasks import KNOWN_TASKS, TaskData, load_task, resolve_data_dir
 
-DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data"
+DATA_DIR = Path(os.environ.get("AUTOPEFT_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")).resolve()
 
 # name: (train size, dev size, text columns, labels, train label counts by class id, metrics, main)
 EXPECTED = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import warnings
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from autopeft.errors import UserError
 from autopeft.tasks import Split, load_task, split_train_val
 
-DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data"
+DATA_DIR = Path(os.environ.get("AUTOPEFT_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")).resolve()
 
 
 def _split(labels: list[int] | np.ndarray, pairs: bool = False) -> Split:
