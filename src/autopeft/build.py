@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from adapters.methods.prefix_tuning import PrefixTuning, PrefixTuningGroup
 
 from autopeft.errors import TrialError
 from autopeft.space import PeftConfig
@@ -105,8 +106,6 @@ def _belongs(param_name: str, adapter_name: str) -> bool:
 def _ejected_prefix_numel(model: Any, adapter_name: str) -> int:
     """Parameters of the adapter's prefixes once their reparametrisation MLP is ejected (measured on
     an ejected copy of the prefix modules; the model itself is left untouched)."""
-    from adapters.methods.prefix_tuning import PrefixTuningGroup
-
     total = 0
     for name, module in model.named_modules():
         if isinstance(module, PrefixTuningGroup) and name.endswith(f".{adapter_name}"):
@@ -138,12 +137,39 @@ def count_parameters(model: Any, adapter_names: tuple[str, ...]) -> ParamCounts:
     )
 
 
+def _share_prefix_across_batch(model: Any) -> int:
+    """Compute each reparametrised prefix once per batch instead of once per example.
+
+    ``adapters`` runs the prefix MLP on a ``(batch, prefix_length, H)`` copy of the same embedding
+    for every example of a batch; the result is the same for all examples (prefix dropout is 0), so
+    computing it for one and broadcasting gives identical outputs and gradients at 1/batch of the
+    cost (``tests/build`` checks the equality). The class is swapped on this model's own modules
+    only; the library is left as it is. Returns how many prefix modules were switched.
+    """
+    switched = 0
+    for group in (m for m in model.modules() if isinstance(m, PrefixTuningGroup)):
+        for module in group.values():
+            if type(module) is PrefixTuning and module.config.dropout == 0.0:
+                module.__class__ = _BatchSharedPrefixTuning
+                switched += 1
+    return switched
+
+
+class _BatchSharedPrefixTuning(PrefixTuning):
+    """``PrefixTuning`` whose prefix is computed for one example and broadcast over the batch."""
+
+    def forward(self, batch_size: int) -> tuple[torch.Tensor, ...]:
+        # each element has shape (2, 1, heads, prefix_length, head_dim): key and value of one layer
+        return tuple(kv.expand(-1, batch_size, -1, -1, -1) for kv in super().forward(1))
+
+
 def build_model(
     backbone: Any,
     config: PeftConfig,
     *,
     num_labels: int,
     seed: int,
+    share_prefix: bool = True,
 ) -> BuiltModel:
     """A fresh PEFT model for one trial: a copy of ``backbone`` with the configuration's modules and a
     new task head; only PEFT modules and the head are trainable.
@@ -153,6 +179,8 @@ def build_model(
         config: the configuration (must be valid).
         num_labels: classes of the task (1 = regression).
         seed: seeds the initialisation of the PEFT modules and the head.
+        share_prefix: compute prefixes once per batch (identical results, see
+            :func:`_share_prefix_across_batch`); False keeps the library's per-example computation.
     """
     from adapters.composition import Stack
 
@@ -169,6 +197,8 @@ def build_model(
     for name, cfg in configs.items():
         model.add_adapter(name, config=cfg)
     model.add_classification_head(HEAD_NAME, num_labels=num_labels, layers=2)
+    if share_prefix:
+        _share_prefix_across_batch(model)
     names = tuple(configs)
     model.train_adapter(Stack(*names))
     model.set_active_adapters(Stack(*names))

@@ -11,7 +11,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from autopeft.errors import UserError
 
@@ -33,9 +34,14 @@ def _quiet_libraries() -> None:
         pass
 
 
+def _int_or_all(text: str) -> int | None:
+    """``--train-examples``: a whole number, or ``all`` (every training example left after validation)."""
+    return None if text.strip().lower() == "all" else int(text)
+
+
 #: ``--flag`` type and help for each :class:`~autopeft.train.budget.Budget` field (defaults come from Budget).
-BUDGET_FLAGS: dict[str, tuple[type, str]] = {
-    "train_examples": (int, "training examples per trial"),
+BUDGET_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
+    "train_examples": (_int_or_all, "training examples per trial, or 'all'"),
     "val_examples": (int, "examples carved from the training split to score the search"),
     "epochs": (float, "passes over the training examples"),
     "max_steps": (int, "optimiser steps (overrides --epochs)"),

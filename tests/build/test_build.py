@@ -155,3 +155,24 @@ def test_regression_head_has_one_output(tiny_bert, tokenizer):
     built = build_model(tiny_bert.backbone, PeftConfig(layers=(1, 1, 1), serial=3), num_labels=1, seed=0)
     logits = built.model(**tokenizer(["x y"], return_tensors="pt")).logits
     assert logits.shape == (1, 1)
+
+
+def test_batch_shared_prefix_is_identical_to_the_library(tiny_base, tokenizer):
+    """Computing the prefix once per batch gives the same outputs and gradients as per example."""
+    config = PeftConfig(layers=(True, False, True), prefix=5, parallel=4)
+    shared = build_model(tiny_base.backbone, config, num_labels=2, seed=0, share_prefix=True).model
+    plain = build_model(tiny_base.backbone, config, num_labels=2, seed=0, share_prefix=False).model
+    assert any(type(m).__name__ == "_BatchSharedPrefixTuning" for m in shared.modules())
+    assert not any(type(m).__name__ == "_BatchSharedPrefixTuning" for m in plain.modules())
+    for m in (shared, plain):
+        torch.manual_seed(2)
+        _perturb_trainable(m)
+        m.eval()  # no dropout, so both see the same function
+    a = _forward_backward(shared, tokenizer)
+    b = _forward_backward(plain, tokenizer)
+    torch.testing.assert_close(a, b)
+    grads_a = {n: p.grad for n, p in shared.named_parameters() if p.requires_grad}
+    grads_b = {n: p.grad for n, p in plain.named_parameters() if p.requires_grad}
+    assert grads_a.keys() == grads_b.keys()
+    for name in grads_a:
+        torch.testing.assert_close(grads_a[name], grads_b[name], rtol=1e-4, atol=1e-6, msg=name)
