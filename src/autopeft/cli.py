@@ -113,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=int, default=20, help="trials to finish in total")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite file in --out)")
+    p.add_argument("--study-name", default=None, help="study name in --storage (default: the --out folder's name)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: one per core)")
     _add_budget_args(p)
@@ -179,6 +180,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         seed=args.seed,
         budget=_budget_from(args),
         storage=args.storage,
+        study_name=args.study_name,
         device=args.device,
         threads=args.threads,
     )

@@ -20,6 +20,10 @@ from autopeft.train.budget import Budget
 BUDGET = Budget(train_examples=120, val_examples=40, epochs=1, max_length=16, batch_size=16, learning_rate=1e-2)
 
 
+def _ledger(out: Path) -> Ledger:
+    return Ledger.load(f"sqlite:///{out / 'study.db'}", out.name)
+
+
 def _settings(toy_csv: Path, **kw) -> SearchSettings:
     base = dict(
         model="tiny",
@@ -48,7 +52,7 @@ def test_search_writes_ledger_and_reports(tmp_path, toy_csv, tiny_bert):
     assert settings.trials == 4 and [r.to_dict() for r in results] == [r.to_dict() for r in outcome.results]
     assert any("[trial 4/4]" in line for line in lines)
     # the ledger is a plain Optuna study with both objectives
-    ledger = Ledger.load(f"sqlite:///{out / 'study.db'}")
+    ledger = _ledger(out)
     assert len(ledger.study.best_trials) >= 1
     configs = [r.config for r in outcome.results]
     assert len({json.dumps(c, sort_keys=True) for c in configs}) == 4  # no repeats
@@ -87,7 +91,7 @@ def test_crash_mid_trial_loses_only_that_trial(tmp_path, toy_csv, tiny_bert, mon
     monkeypatch.setattr(search.LocalExecutor, "run", crashing)
     with pytest.raises(KeyboardInterrupt):
         run_search(_settings(toy_csv), out, echo=lambda s: None, base=tiny_bert)
-    ledger = Ledger.load(f"sqlite:///{out / 'study.db'}")
+    ledger = _ledger(out)
     assert len(ledger.results()) == 2 and len(ledger.running()) == 1
     interrupted_config = ledger.running()[0][1]
 
@@ -95,7 +99,7 @@ def test_crash_mid_trial_loses_only_that_trial(tmp_path, toy_csv, tiny_bert, mon
     outcome = run_search(_settings(toy_csv), out, echo=lambda s: None, base=tiny_bert)
     assert len(outcome.results) == 4
     assert outcome.results[2].config == interrupted_config.to_dict()  # the interrupted trial ran again
-    assert Ledger.load(f"sqlite:///{out / 'study.db'}").interrupted_count() == 1
+    assert _ledger(out).interrupted_count() == 1
 
 
 def _cli(*args: str, **kw) -> subprocess.Popen:
@@ -127,7 +131,7 @@ def test_kill_9_then_resume(tmp_path, toy_search_args):
     time.sleep(0.3)  # into the next trial
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    ledger = Ledger.load(f"sqlite:///{out / 'study.db'}")
+    ledger = _ledger(out)
     kept = ledger.results()
     assert 2 <= len(kept) < 5 and len(ledger.running()) <= 1
 
@@ -153,3 +157,15 @@ def test_storage_url_elsewhere_is_remembered(tmp_path, toy_csv, tiny_bert):
     assert db.is_file() and not (out / "study.db").exists()
     settings, results = open_results(out)
     assert settings.storage == f"sqlite:///{db}" and len(results) == 1
+
+
+def test_searches_share_one_storage_as_separate_studies(tmp_path, toy_csv, tiny_bert):
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    a = run_search(_settings(toy_csv, trials=1, storage=url), tmp_path / "a", echo=lambda s: None, base=tiny_bert)
+    b = run_search(_settings(toy_csv, trials=2, storage=url), tmp_path / "b", echo=lambda s: None, base=tiny_bert)
+    assert len(open_results(tmp_path / "a")[1]) == 1 and len(open_results(tmp_path / "b")[1]) == 2
+    assert a.results[0].to_dict() == open_results(tmp_path / "a")[1][0].to_dict()
+    assert len(b.results) == 2
+    with pytest.raises(UserError, match="--storage"):
+        other = f"sqlite:///{tmp_path / 'other.db'}"
+        run_search(_settings(toy_csv, trials=1, storage=other), tmp_path / "a", echo=lambda s: None, base=tiny_bert)

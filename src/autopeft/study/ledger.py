@@ -42,10 +42,15 @@ class Ledger:
         storage: an Optuna storage URL (``sqlite:///path/study.db``, ``postgresql://...``).
         space: the search space (its dimensions are the trials' parameters).
         objectives: objectives in the order the study stores their values.
+        study_name: the study's name in the storage (a storage can hold many searches).
     """
 
     def __init__(
-        self, storage: str, space: SearchSpace, objectives: tuple[Objective, ...] = DEFAULT_OBJECTIVES
+        self,
+        storage: str,
+        space: SearchSpace,
+        objectives: tuple[Objective, ...] = DEFAULT_OBJECTIVES,
+        study_name: str = STUDY_NAME,
     ) -> None:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.storage_url = storage
@@ -53,7 +58,7 @@ class Ledger:
         self.objectives = objectives
         self.study = optuna.create_study(
             storage=storage,
-            study_name=STUDY_NAME,
+            study_name=study_name,
             directions=[o.direction for o in objectives],
             sampler=optuna.samplers.RandomSampler(seed=0),
             load_if_exists=True,
@@ -66,11 +71,14 @@ class Ledger:
             raise ValueError(f"the ledger at {storage} holds a search over another space: {recorded}")
 
     @classmethod
-    def load(cls, storage: str, objectives: tuple[Objective, ...] = DEFAULT_OBJECTIVES) -> Ledger:
+    def load(
+        cls, storage: str, study_name: str = STUDY_NAME, objectives: tuple[Objective, ...] = DEFAULT_OBJECTIVES
+    ) -> Ledger:
         """Open an existing ledger; its space is read from the ledger itself."""
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
-        return cls(storage, SearchSpace.from_dict(json.loads(study.user_attrs["space"])), objectives)
+        study = optuna.load_study(study_name=study_name, storage=storage)
+        space = SearchSpace.from_dict(json.loads(study.user_attrs["space"]))
+        return cls(storage, space, objectives, study_name=study_name)
 
     # --- settings ----------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ from autopeft.exec import LocalExecutor, TrialRequest
 from autopeft.models import BaseModel, load_model_config
 from autopeft.optim import OPTIMISERS, make_optimiser
 from autopeft.space import SPACES, PeftConfig, SearchSpace
-from autopeft.study.ledger import Ledger
+from autopeft.study.ledger import STUDY_NAME, Ledger
 from autopeft.tasks import load_task, majority_score, resolve_data_dir
 from autopeft.train.budget import Budget
 from autopeft.train.data import carve_splits, prepare_data
@@ -68,6 +68,8 @@ class SearchSettings:
             configurations are compared on the same data order).
         budget: the trial budget.
         storage: an Optuna storage URL; None = ``sqlite:///<dir>/study.db``.
+        study_name: the study's name in the storage (one storage can hold many searches); None =
+            the search directory's name.
         device: ``cpu`` or ``cuda``.
         threads: torch intra-op threads; None = one per core.
     """
@@ -84,6 +86,7 @@ class SearchSettings:
     seed: int = 0
     budget: Budget = field(default_factory=Budget)
     storage: str | None = None
+    study_name: str | None = None
     device: str = "cpu"
     threads: int | None = None
 
@@ -192,9 +195,21 @@ def run_search(
     settings_path = out_dir / SETTINGS_FILE
     if settings_path.exists():
         old = load_settings(out_dir)
+        if old.study_name is None:  # written before study names existed: the ledger's one study
+            old = dataclasses.replace(old, study_name=STUDY_NAME)
         _check_same_search(old, settings, out_dir)
-        if settings.storage is None:
-            settings = dataclasses.replace(settings, storage=old.storage)
+        for name in ("storage", "study_name"):
+            new_value, old_value = getattr(settings, name), getattr(old, name)
+            if new_value is None:
+                settings = dataclasses.replace(settings, **{name: old_value})
+            elif new_value != old_value:
+                flag = "--" + name.replace("_", "-")
+                raise UserError(
+                    flag,
+                    new_value,
+                    f"{out_dir} keeps its ledger at {flag} {old_value}",
+                    f"omit {flag} when continuing this search, or choose another --out",
+                )
     elif out_dir.exists() and (out_dir / "study.db").exists():
         raise UserError(
             "--out",
@@ -226,10 +241,12 @@ def run_search(
         majority_score(task.spec, data.train.labels, data.val.labels) if task.spec.kind == "classification" else None
     )
 
+    if settings.study_name is None:
+        settings = dataclasses.replace(settings, study_name=out_dir.resolve().name)
     out_dir.mkdir(parents=True, exist_ok=True)
     storage = settings.storage or default_storage(out_dir)
     atomic_write_text(settings_path, json.dumps(settings.to_dict(), indent=2, sort_keys=True) + "\n")
-    ledger = Ledger(storage, space)
+    ledger = Ledger(storage, space, study_name=settings.study_name)
     ledger.set_settings(settings.to_dict())
 
     rerun = ledger.recover_interrupted()
@@ -284,7 +301,7 @@ def open_results(out_dir: str | Path) -> tuple[SearchSettings, list[TrialResult]
     settings = load_settings(out_dir)
     storage = settings.storage or default_storage(out_dir)
     try:
-        ledger = Ledger.load(storage)
+        ledger = Ledger.load(storage, settings.study_name or STUDY_NAME)
     except KeyError as exc:
         raise UserError("DIR", str(out_dir), "its ledger holds no trials yet", "run the search first") from exc
     return settings, ledger.results()
