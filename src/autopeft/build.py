@@ -27,6 +27,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+import adapters
 import torch
 from adapters.methods.prefix_tuning import PrefixTuning, PrefixTuningGroup
 
@@ -43,8 +44,6 @@ def _reduction_factor(hidden: int, size: int) -> float:
 
 def adapter_configs(config: PeftConfig, hidden_size: int) -> dict[str, Any]:
     """One ``adapters`` config per module that is on, keyed by adapter name."""
-    import adapters
-
     leave_out = [i for i, on in enumerate(config.layers) if not on]
     out: dict[str, Any] = {}
     if config.serial:

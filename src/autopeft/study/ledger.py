@@ -10,8 +10,8 @@ The ledger is a plain Optuna study: ``optuna-dashboard <storage URL>`` and Optun
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from dataclasses import dataclass
 
 import optuna
 from optuna.distributions import IntDistribution
@@ -24,15 +24,6 @@ from autopeft.train.result import TrialResult
 STUDY_NAME = "autopeft"
 _RESULT = "autopeft_result"
 _CONFIG = "autopeft_config"
-_INTERRUPTED = "autopeft_interrupted"
-
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    """A finished trial in the ledger: its number and result."""
-
-    number: int
-    result: TrialResult
 
 
 class Ledger:
@@ -64,6 +55,7 @@ class Ledger:
             load_if_exists=True,
         )
         self._distributions = {d.name: IntDistribution(0, d.cardinality - 1) for d in space.dimensions}
+        self._running: dict[int, optuna.Trial] = {}
         recorded = self.study.user_attrs.get("space")
         if recorded is None:
             self.study.set_user_attr("space", json.dumps(space.to_dict(), sort_keys=True))
@@ -98,22 +90,19 @@ class Ledger:
         self.study.enqueue_trial(params, skip_if_exists=False)
         trial = self.study.ask(self._distributions)
         trial.set_user_attr(_CONFIG, config.key())
+        self._running[trial.number] = trial
         return trial.number
 
     def finish(self, number: int, result: TrialResult) -> TrialResult:
         """Record the result of trial ``number``; returns the result with its number set."""
-        import dataclasses
-
         result = dataclasses.replace(result, number=number)
-        self.study._storage.set_trial_user_attr(self._trial_id(number), _RESULT, result.to_json())
+        trial = self._running.pop(number)
+        trial.set_user_attr(_RESULT, result.to_json())
         if result.ok:
-            self.study.tell(number, [float(getattr(result, o.attribute)) for o in self.objectives])
+            self.study.tell(trial, [float(getattr(result, o.attribute)) for o in self.objectives])
         else:
-            self.study.tell(number, state=TrialState.FAIL)
+            self.study.tell(trial, state=TrialState.FAIL)
         return result
-
-    def _trial_id(self, number: int) -> int:
-        return self.study._storage.get_trial_id_from_study_id_trial_number(self.study._study_id, number)
 
     def results(self) -> list[TrialResult]:
         """Finished trials (complete and failed, not interrupted), in trial-number order."""
@@ -138,10 +127,14 @@ class Ledger:
         """
         configs = []
         for number, config in self.running():
-            self.study._storage.set_trial_user_attr(self._trial_id(number), _INTERRUPTED, True)
             self.study.tell(number, state=TrialState.FAIL)
             configs.append(config)
         return configs
 
     def interrupted_count(self) -> int:
-        return sum(1 for t in self.study.get_trials(deepcopy=False) if t.user_attrs.get(_INTERRUPTED))
+        """Trials that were interrupted: failed without a recorded result."""
+        return sum(
+            1
+            for t in self.study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+            if _RESULT not in t.user_attrs
+        )
