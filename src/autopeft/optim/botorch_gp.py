@@ -484,10 +484,11 @@ class GPOptimiser(Optimiser):
     ) -> list[np.ndarray]:
         """Pick ``k`` candidates one at a time, each joining the pending points before the next.
 
-        Lazy greedy: a candidate's improvement can only shrink as pending points are added (the
-        hypervolume improvement is submodular), so after the first full pass a value is an upper
-        bound; each later step re-evaluates candidates from the highest bound down, in chunks, until
-        the best fresh value beats every remaining bound.
+        Lazy greedy: a candidate's expected improvement can only shrink as pending points are added
+        (hypervolume improvement is submodular), so after the first full pass a value is an upper
+        bound (up to Monte-Carlo error); each later step re-evaluates candidates from the highest
+        bound down, in chunks, until the best fresh value beats every remaining bound. On the test
+        problems it picks the same batches as re-evaluating every candidate at every step.
         """
         Xc = self._x(cand)
         available = np.ones(len(cand), dtype=bool)
