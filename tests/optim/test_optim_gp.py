@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import torch
+from linear_operator.utils.errors import NotPSDError
 from test_optim_contract import (
     SMALL,
     TINY,
@@ -274,3 +275,16 @@ def test_gp_reaches_a_higher_hypervolume_than_random_search() -> None:
     gp_regret, random_regret = best - np.mean(gp_hv), best - np.mean(random_hv)
     assert np.mean(gp_hv) > np.mean(random_hv)
     assert gp_regret < 0.5 * random_regret, (gp_hv, random_hv, best)
+
+
+def test_a_numerical_failure_of_the_model_falls_back_to_random(monkeypatch, caplog) -> None:
+    def broken(*args, **kwargs):
+        raise NotPSDError("matrix not positive definite")
+
+    opt = gp(seed=20)
+    opt.tell(random_results(SMALL, 6, seed=20))
+    monkeypatch.setattr(opt, "_acquisition", broken)
+    batch = opt.ask(3)
+    assert len(set(keys(batch))) == 3
+    assert_valid_members(SMALL, batch)
+    assert "model failed" in caplog.text

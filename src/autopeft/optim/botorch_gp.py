@@ -414,10 +414,10 @@ class GPOptimiser(Optimiser):
             torch.manual_seed(int(rng.integers(2**31)))
             try:
                 acq = self._acquisition(cand, pending_idx, int(rng.integers(2**31)))
+                return self._greedy(acq, cand, k, pending_idx, rng)
             except (ModelFittingError, NotPSDError) as err:  # a numerical failure must not stop the search
-                log.warning("gp: the model could not be fitted (%s); proposing at random this time", err)
-                acq = None
-            return self._greedy(acq, cand, k, pending_idx, rng)
+                log.warning("gp: the model failed (%s); proposing at random this time", err)
+                return self._greedy(None, cand, k, pending_idx, rng)
 
     def _acquisition(self, cand: np.ndarray, pending_idx: list[np.ndarray], seed: int):
         """The acquisition function over the complete trials, with the pending points."""
