@@ -134,7 +134,5 @@ class Ledger:
     def interrupted_count(self) -> int:
         """Trials that were interrupted: failed without a recorded result."""
         return sum(
-            1
-            for t in self.study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-            if _RESULT not in t.user_attrs
+            1 for t in self.study.get_trials(deepcopy=False, states=(TrialState.FAIL,)) if _RESULT not in t.user_attrs
         )
