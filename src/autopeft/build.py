@@ -208,3 +208,48 @@ def build_model(
         if counts.per_module.get(module, 0) == 0:
             raise TrialError(f"module {module!r} of {config.describe()} was not built (0 parameters)")
     return BuiltModel(model=model, counts=counts, adapter_names=names)
+
+
+@dataclass(frozen=True)
+class ParamTable:
+    """Deployed PEFT parameters per layer of every (module, size) of a space, measured once.
+
+    Every module's deployed parameter count is the same in each layer it occupies (bottlenecks,
+    LoRA, (IA)³ per layer; a prefix's ejected keys and values per layer), so a configuration's count
+    is the sum over its modules of ``per_layer[(module, size)] * layers on``. Each entry is measured
+    on a model built with that one module in layer 0 (``tests/build`` checks the sum against fully
+    built models). Optimisers use it to know a configuration's parameter objective before it trains.
+
+    Args:
+        per_layer: ``{(module, size): parameters}``; switches ((IA)³) use size 1 for "on".
+        backbone: backbone parameters (the denominator of the percentage).
+    """
+
+    per_layer: dict[tuple[str, int], int]
+    backbone: int
+
+    @classmethod
+    def measure(cls, backbone: Any, space: Any) -> ParamTable:
+        """Measure every (module, size) of ``space`` (a :class:`~autopeft.space.SearchSpace`) on ``backbone``."""
+        from autopeft.space import MODULES
+
+        per_layer: dict[tuple[str, int], int] = {}
+        total = None
+        layers = tuple(i == 0 for i in range(space.num_layers))
+        for module in space.modules:
+            sizes = space.sizes if MODULES[module].kind == "size" else (1,)
+            for size in sizes:
+                counts = build_model(backbone, PeftConfig(layers=layers, **{module: size}), num_labels=2, seed=0).counts
+                per_layer[(module, size)] = counts.per_module[module]
+                total = counts.backbone
+        assert total is not None
+        return cls(per_layer=per_layer, backbone=total)
+
+    def params(self, config: PeftConfig) -> int:
+        """Deployed PEFT parameters of ``config``."""
+        on = len(config.active_layers)
+        return sum(self.per_layer[(m, int(getattr(config, m)))] * on for m in config.active_modules)
+
+    def pct(self, config: PeftConfig) -> float:
+        """``100 * params / backbone`` (the parameter objective, percent)."""
+        return 100.0 * self.params(config) / self.backbone

@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--space", default="paper", choices=sorted(SPACES))
     p.add_argument("--optimizer", default="tpe", choices=list(OPTIMISERS))
+    p.add_argument(
+        "--init-trials", type=int, default=None, help="gp: random trials before the model proposes (default 10)"
+    )
     p.add_argument("--trials", type=int, default=20, help="trials to finish in total")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite file in --out)")
@@ -176,6 +179,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         task_kind=args.task_kind,
         space=args.space,
         optimizer=args.optimizer,
+        init_trials=args.init_trials,
         trials=args.trials,
         seed=args.seed,
         budget=_budget_from(args),

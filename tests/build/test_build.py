@@ -176,3 +176,19 @@ def test_batch_shared_prefix_is_identical_to_the_library(tiny_base, tokenizer):
     assert grads_a.keys() == grads_b.keys()
     for name in grads_a:
         torch.testing.assert_close(grads_a[name], grads_b[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_param_table_predicts_measured_counts(tiny_bert):
+    """Per-layer counts measured once add up to the count measured on fully built models."""
+    import numpy as np
+
+    from autopeft.build import ParamTable
+
+    space = SearchSpace.named("extended", L, H)
+    table = ParamTable.measure(tiny_bert.backbone, space)
+    rng = np.random.default_rng(0)
+    for _ in range(12):
+        config = space.sample(rng)
+        counts = build_model(tiny_bert.backbone, config, num_labels=2, seed=0).counts
+        assert table.params(config) == counts.peft, config.describe()
+        assert table.pct(config) == pytest.approx(counts.pct)

@@ -169,3 +169,13 @@ def test_searches_share_one_storage_as_separate_studies(tmp_path, toy_csv, tiny_
     with pytest.raises(UserError, match="--storage"):
         other = f"sqlite:///{tmp_path / 'other.db'}"
         run_search(_settings(toy_csv, trials=1, storage=other), tmp_path / "a", echo=lambda s: None, base=tiny_bert)
+
+
+def test_gp_search_gets_exact_parameter_counts(tmp_path, toy_csv, tiny_bert):
+    """The model-based optimiser runs in the search loop and knows each configuration's params %."""
+    lines: list[str] = []
+    settings = _settings(toy_csv, optimizer="gp", init_trials=2, trials=3)
+    outcome = run_search(settings, tmp_path / "s", echo=lines.append, base=tiny_bert)
+    assert len(outcome.results) == 3 and all(r.ok for r in outcome.results)
+    assert any("measuring the parameter count" in line for line in lines)
+    assert any("proposed in" in line for line in lines)

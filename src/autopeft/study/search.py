@@ -25,6 +25,7 @@ from autopeft.analysis import (
     write_pareto_json,
     write_trials_csv,
 )
+from autopeft.build import ParamTable
 from autopeft.errors import UserError
 from autopeft.exec import LocalExecutor, TrialRequest
 from autopeft.models import BaseModel, load_model_config
@@ -37,6 +38,9 @@ from autopeft.train.data import carve_splits, prepare_data
 from autopeft.train.result import TrialResult
 
 SETTINGS_FILE = "search.json"
+
+#: Optimisers that take the exact parameter objective of any configuration before it trains.
+MODEL_BASED = ("gp",)
 
 #: Settings that define a search; a directory holding a search refuses a rerun that changes them.
 IDENTITY_FIELDS = (
@@ -62,7 +66,9 @@ class SearchSettings:
         data_dir: where GLUE/SuperGLUE files lie (absolute); None = hub.
         text_columns, label_column, task_kind: for local files.
         space: ``paper`` or ``extended``.
-        optimizer: ``random``, ``nsga2`` or ``tpe``.
+        optimizer: ``random``, ``nsga2``, ``tpe`` or ``gp``.
+        init_trials: random trials before a model-based optimiser (``gp``) uses its model; None = its
+            default.
         trials: trials to finish in total (complete + failed); a resumed search runs the rest.
         seed: seeds the optimiser, the data split and every trial (the same for all trials, so that
             configurations are compared on the same data order).
@@ -82,6 +88,7 @@ class SearchSettings:
     task_kind: str | None = None
     space: str = "paper"
     optimizer: str = "tpe"
+    init_trials: int | None = None
     trials: int = 20
     seed: int = 0
     budget: Budget = field(default_factory=Budget)
@@ -97,6 +104,8 @@ class SearchSettings:
             raise UserError("--optimizer", self.optimizer, "unknown optimiser", f"use one of {list(OPTIMISERS)}")
         if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
             raise UserError("--trials", self.trials, "must be a positive whole number", "use e.g. --trials 20")
+        if self.init_trials is not None and (isinstance(self.init_trials, bool) or self.init_trials < 0):
+            raise UserError("--init-trials", self.init_trials, "must be 0 or more", "use e.g. --init-trials 10")
         if self.threads is not None and self.threads < 1:
             raise UserError("--threads", self.threads, "must be at least 1", "omit it to use every core")
         if self.text_columns is not None:
@@ -253,7 +262,13 @@ def run_search(
     results = ledger.results()
     if rerun:
         echo(f"{len(rerun)} trial(s) interrupted by an earlier stop will run again")
-    optimiser = make_optimiser(settings.optimizer, space, seed=settings.seed)
+    param_fn = None
+    if settings.optimizer in MODEL_BASED:
+        echo("measuring the parameter count of every module size ...")
+        param_fn = ParamTable.measure(base.backbone, space).pct
+    optimiser = make_optimiser(
+        settings.optimizer, space, seed=settings.seed, init_trials=settings.init_trials, param_fn=param_fn
+    )
     optimiser.tell(results)
     if results:
         echo(f"resuming: {len(results)} of {settings.trials} trials already finished")
@@ -269,13 +284,18 @@ def run_search(
         echo(f"majority-class validation {task.spec.main_metric}: {majority:.4f}")
     started = time.perf_counter()
     while len(results) < settings.trials:
-        proposals = [rerun.pop(0)] if rerun else optimiser.ask(1)
+        proposed = not rerun
+        proposals = optimiser.ask(1) if proposed else [rerun.pop(0)]
         if not proposals:
             echo(f"every valid configuration of the space has been tried ({len(results)} trials); stopping")
             break
         config: PeftConfig = proposals[0]
         number = ledger.start(config)
-        echo(f"[trial {len(results) + 1}/{settings.trials}] #{number} {config.describe()}")
+        asked = getattr(optimiser, "last_ask_seconds", None)
+        echo(
+            f"[trial {len(results) + 1}/{settings.trials}] #{number} {config.describe()}"
+            + (f" (proposed in {asked:.1f} s)" if asked is not None and proposed else "")
+        )
         for _request, result in executor.run([TrialRequest(number, config, settings.seed)]):
             result = ledger.finish(number, result)
             optimiser.tell([result])
