@@ -204,6 +204,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from autopeft.analysis import format_summary, summarise, trials_table
+    from autopeft.analysis.hypervolume import default_reference, hypervolume_curve
     from autopeft.study.search import open_results
 
     settings, results = open_results(args.dir)
@@ -214,6 +215,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(trials_table(results))
     print()
     print(format_summary(summarise(results)))
+    reference = default_reference()
+    hv = float(hypervolume_curve(results, reference=reference)[-1]) if results else 0.0
+    print(f"hypervolume: {hv:.4f} (reference: score {reference[0]:g}, params {reference[1]:g} %)")
     return EXIT_OK
 
 

@@ -182,3 +182,15 @@ def test_plot_none_complete(tmp_path: Path, make_trial, n_failed: int) -> None:
 def test_plot_zero_params_uses_symlog(tmp_path: Path, make_trial) -> None:
     trials = [make_trial(0, 0.5, 0.0), make_trial(1, 0.8, 2.0), make_trial(2, 0.6, 3.0)]
     _assert_png(plot_pareto(trials, ParetoFront.from_trials(trials), tmp_path / "zero" / "p.png"))
+
+
+def test_plot_hypervolume_writes_png(tmp_path, make_trial):
+    from autopeft.analysis import plot_hypervolume
+
+    trials = [make_trial(0, 0.7, 1.0), make_trial(1, None), make_trial(2, 0.8, 0.5)]
+    path = plot_hypervolume(trials, [0.63, 0.63, 0.76], tmp_path / "hv.png", reference_label="ref")
+    assert path.read_bytes().startswith(b"\x89PNG")
+    empty = plot_hypervolume([], [], tmp_path / "empty.png")
+    assert empty.read_bytes().startswith(b"\x89PNG")
+    with pytest.raises(ValueError, match="shape"):
+        plot_hypervolume(trials, [0.1], tmp_path / "bad.png")

@@ -116,4 +116,4 @@ def test_search_resume_show_end_to_end(tmp_path, capsys, toy_search_args):
     assert "resuming: 2 of 3" in capsys.readouterr().out
     assert main(["show", str(out)]) == 0
     shown = capsys.readouterr().out
-    assert "3 of 3 trials finished" in shown and "Pareto" in shown
+    assert "3 of 3 trials finished" in shown and "Pareto" in shown and "hypervolume: " in shown

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -44,7 +45,8 @@ def test_search_writes_ledger_and_reports(tmp_path, toy_csv, tiny_bert):
     outcome = run_search(_settings(toy_csv), out, echo=lines.append, base=tiny_bert)
     assert len(outcome.results) == 4
     assert [r.number for r in outcome.results] == [0, 1, 2, 3]
-    assert {p.name for p in out.iterdir()} >= {"search.json", "study.db", "trials.csv", "pareto.json", "pareto.png"}
+    files = {"search.json", "study.db", "trials.csv", "pareto.json", "pareto.png", "hypervolume.png"}
+    assert {p.name for p in out.iterdir()} >= files
     pareto = json.loads((out / "pareto.json").read_text())
     assert pareto["trials"] and all("params_pct" in t and "config" in t for t in pareto["trials"])
     assert len((out / "trials.csv").read_text().strip().splitlines()) == 5
@@ -54,6 +56,12 @@ def test_search_writes_ledger_and_reports(tmp_path, toy_csv, tiny_bert):
     # the ledger is a plain Optuna study with both objectives
     ledger = _ledger(out)
     assert len(ledger.study.best_trials) >= 1
+    from autopeft.analysis.hypervolume import hypervolume_curve
+
+    recorded = ledger.hypervolumes()  # recorded after every trial
+    assert [n for n, _ in recorded] == [0, 1, 2, 3]
+    assert [hv for _, hv in recorded] == pytest.approx(list(hypervolume_curve(outcome.results)))
+    assert all(b >= a for (_, a), (_, b) in itertools.pairwise(recorded)) and recorded[-1][1] > 0
     configs = [r.config for r in outcome.results]
     assert len({json.dumps(c, sort_keys=True) for c in configs}) == 4  # no repeats
 

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from autopeft.analysis.io import atomic_write_bytes, atomic_write_text
 from autopeft.analysis.pareto import ParetoFront, StudySummary, _short_error
 from autopeft.objectives import PARAMS, SCORE, Objective
@@ -24,6 +26,7 @@ __all__ = [
     "format_config",
     "format_summary",
     "pareto_table",
+    "plot_hypervolume",
     "plot_pareto",
     "trials_table",
     "write_pareto_json",
@@ -355,4 +358,51 @@ def plot_pareto(
     fmt = target.suffix[1:].lower() or "png"
     buffer = io.BytesIO()
     fig.savefig(buffer, format=fmt)
+    return atomic_write_bytes(target, buffer.getvalue())
+
+
+def plot_hypervolume(
+    trials: Sequence[TrialResult],
+    curve: Sequence[float] | np.ndarray,
+    path: PathLike,
+    title: str = "Hypervolume",
+    reference_label: str = "",
+) -> Path:
+    """Plot the hypervolume after each trial against the trial count and against cumulative trial time
+    (training + evaluation seconds), side by side, and write the figure atomically.
+
+    Args:
+        trials: the study's trials in the order they finished, shape ``(n,)``.
+        curve: hypervolume after each of them, shape ``(n,)`` (see
+            :func:`autopeft.analysis.hypervolume.hypervolume_curve`).
+        path: where to write (format from the suffix, PNG by default).
+        title: figure title.
+        reference_label: how the reference point is described in the y label.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    values = np.asarray(curve, dtype=float)
+    if values.shape != (len(trials),):
+        raise ValueError(f"curve has shape {values.shape}; expected ({len(trials)},)")
+    fig = Figure(figsize=(9.0, 3.8), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    fig.suptitle(title)
+    hours = np.cumsum([t.train_seconds + t.eval_seconds for t in trials]) / 60.0
+    ylabel = "hypervolume" + (f" ({reference_label})" if reference_label else "")
+    for ax, x, xlabel in (
+        (fig.add_subplot(1, 2, 1), np.arange(1, len(trials) + 1), "trials"),
+        (fig.add_subplot(1, 2, 2), hours, "trial time (minutes, cumulative)"),
+    ):
+        if len(trials):
+            ax.step(x, values, where="post", color="tab:blue")
+            ax.scatter(x, values, s=10, color="tab:blue")
+        else:
+            ax.text(0.5, 0.5, "no trials", ha="center", va="center", transform=ax.transAxes)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.3)
+    buffer = io.BytesIO()
+    target = Path(path)
+    fig.savefig(buffer, format=target.suffix[1:].lower() or "png")
     return atomic_write_bytes(target, buffer.getvalue())

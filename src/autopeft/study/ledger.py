@@ -24,6 +24,7 @@ from autopeft.train.result import TrialResult
 STUDY_NAME = "autopeft"
 _RESULT = "autopeft_result"
 _CONFIG = "autopeft_config"
+_HYPERVOLUME = "autopeft_hypervolume"
 
 
 class Ledger:
@@ -93,11 +94,14 @@ class Ledger:
         self._running[trial.number] = trial
         return trial.number
 
-    def finish(self, number: int, result: TrialResult) -> TrialResult:
-        """Record the result of trial ``number``; returns the result with its number set."""
+    def finish(self, number: int, result: TrialResult, *, hypervolume: float | None = None) -> TrialResult:
+        """Record the result of trial ``number``, and the study's hypervolume once it is in; returns the
+        result with its number set."""
         result = dataclasses.replace(result, number=number)
         trial = self._running.pop(number)
         trial.set_user_attr(_RESULT, result.to_json())
+        if hypervolume is not None:
+            trial.set_user_attr(_HYPERVOLUME, float(hypervolume))
         if result.ok:
             self.study.tell(trial, [float(getattr(result, o.attribute)) for o in self.objectives])
         else:
@@ -111,6 +115,14 @@ class Ledger:
             if t.state in (TrialState.COMPLETE, TrialState.FAIL) and _RESULT in t.user_attrs:
                 out.append(TrialResult.from_json(t.user_attrs[_RESULT]))
         return sorted(out, key=lambda r: r.number)
+
+    def hypervolumes(self) -> list[tuple[int, float]]:
+        """``(trial number, hypervolume of the study once that trial finished)``, in number order."""
+        return sorted(
+            (t.number, float(t.user_attrs[_HYPERVOLUME]))
+            for t in self.study.get_trials(deepcopy=False)
+            if _HYPERVOLUME in t.user_attrs
+        )
 
     def running(self) -> list[tuple[int, PeftConfig]]:
         """Trials left RUNNING (by a process that died, or one running now)."""

@@ -20,6 +20,7 @@ from typing import Any
 
 from autopeft.analysis import (
     atomic_write_text,
+    plot_hypervolume,
     plot_pareto,
     summarise,
     write_pareto_json,
@@ -170,11 +171,28 @@ class SearchOutcome:
 Echo = Callable[[str], None]
 
 
+def _hypervolume(results: list[TrialResult]) -> float:
+    """Hypervolume of the complete trials (default reference point, see :mod:`autopeft.analysis.hypervolume`)."""
+    from autopeft.analysis.hypervolume import hypervolume_curve
+
+    return float(hypervolume_curve(results)[-1]) if results else 0.0
+
+
 def _write_reports(out_dir: Path, results: list[TrialResult], title: str) -> None:
+    from autopeft.analysis.hypervolume import default_reference, hypervolume_curve
+
     summary = summarise(results)
     write_trials_csv(results, out_dir / "trials.csv")
     write_pareto_json(summary.front, out_dir / "pareto.json")
     plot_pareto(results, summary.front, out_dir / "pareto.png", title=title)
+    reference = default_reference()
+    plot_hypervolume(
+        results,
+        hypervolume_curve(results, reference=reference),
+        out_dir / "hypervolume.png",
+        title=title,
+        reference_label=f"reference score {reference[0]:g}, params {reference[1]:g} %",
+    )
 
 
 def run_search(
@@ -297,7 +315,7 @@ def run_search(
             + (f" (proposed in {asked:.1f} s)" if asked is not None and proposed else "")
         )
         for _request, result in executor.run([TrialRequest(number, config, settings.seed)]):
-            result = ledger.finish(number, result)
+            result = ledger.finish(number, result, hypervolume=_hypervolume([*results, result]))
             optimiser.tell([result])
             results.append(result)
             if result.ok:
