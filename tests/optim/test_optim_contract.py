@@ -105,14 +105,10 @@ def test_forty_trials_without_repeats(name: str) -> None:
 
 
 def test_never_proposes_a_told_config(name: str) -> None:
-    opt = make_optimiser(name, SMALL, seed=3)
-    told: set[str] = set()
-    for _ in range(8):
-        batch = opt.ask(4)
-        assert len(batch) == 4
-        assert not told & set(keys(batch))
-        opt.tell([result(c) for c in batch])
-        told |= set(keys(batch))
+    # every batch is full and no proposal repeats one told in an earlier round
+    proposed = run_loop(make_optimiser(name, SMALL, seed=3), rounds=8, batch=4)
+    assert len(proposed) == 32
+    assert len(set(keys(proposed))) == 32
 
 
 def test_never_proposes_a_pending_config(name: str) -> None:
@@ -149,14 +145,9 @@ def test_failed_results_are_accepted(name: str) -> None:
 
 
 def test_all_trials_failing_does_not_stop_the_optimiser(name: str) -> None:
-    opt = make_optimiser(name, SMALL, seed=7)
-    seen: set[str] = set()
-    for _ in range(8):
-        batch = opt.ask(3)
-        assert len(batch) == 3
-        assert not seen & set(keys(batch))
-        seen |= set(keys(batch))
-        opt.tell([result(c, failed=True) for c in batch])
+    proposed = run_loop(make_optimiser(name, SMALL, seed=7), rounds=8, batch=3, fail_every=1)
+    assert len(proposed) == 24
+    assert len(set(keys(proposed))) == 24
 
 
 def test_replay_of_configs_it_never_proposed(name: str) -> None:
