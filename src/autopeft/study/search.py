@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from autopeft.analysis import (
     atomic_write_text,
     plot_hypervolume,
@@ -26,6 +28,7 @@ from autopeft.analysis import (
     write_pareto_json,
     write_trials_csv,
 )
+from autopeft.analysis.hypervolume import default_reference, hypervolume_curve
 from autopeft.build import ParamTable
 from autopeft.errors import UserError
 from autopeft.exec import LocalExecutor, TrialRequest
@@ -171,24 +174,17 @@ class SearchOutcome:
 Echo = Callable[[str], None]
 
 
-def _hypervolume(results: list[TrialResult]) -> float:
-    """Hypervolume of the complete trials (default reference point, see :mod:`autopeft.analysis.hypervolume`)."""
-    from autopeft.analysis.hypervolume import hypervolume_curve
-
-    return float(hypervolume_curve(results)[-1]) if results else 0.0
-
-
-def _write_reports(out_dir: Path, results: list[TrialResult], title: str) -> None:
-    from autopeft.analysis.hypervolume import default_reference, hypervolume_curve
-
+def _write_reports(out_dir: Path, results: list[TrialResult], title: str, hv_curve: np.ndarray | None = None) -> None:
+    reference = default_reference()
+    if hv_curve is None:
+        hv_curve = hypervolume_curve(results, reference=reference)
     summary = summarise(results)
     write_trials_csv(results, out_dir / "trials.csv")
     write_pareto_json(summary.front, out_dir / "pareto.json")
     plot_pareto(results, summary.front, out_dir / "pareto.png", title=title)
-    reference = default_reference()
     plot_hypervolume(
         results,
-        hypervolume_curve(results, reference=reference),
+        hv_curve,
         out_dir / "hypervolume.png",
         title=title,
         reference_label=f"reference score {reference[0]:g}, params {reference[1]:g} %",
@@ -315,7 +311,8 @@ def run_search(
             + (f" (proposed in {asked:.1f} s)" if asked is not None and proposed else "")
         )
         for _request, result in executor.run([TrialRequest(number, config, settings.seed)]):
-            result = ledger.finish(number, result, hypervolume=_hypervolume([*results, result]))
+            hv_curve = hypervolume_curve([*results, result], reference=default_reference())
+            result = ledger.finish(number, result, hypervolume=float(hv_curve[-1]))
             optimiser.tell([result])
             results.append(result)
             if result.ok:
@@ -326,7 +323,7 @@ def run_search(
                 )
             else:
                 echo(f"    → failed: {(result.error or '').splitlines()[0]}")
-        _write_reports(out_dir, results, title)
+        _write_reports(out_dir, results, title, hv_curve)
     if results and not (out_dir / "pareto.json").exists():
         _write_reports(out_dir, results, title)
     echo(f"search finished in {time.perf_counter() - started:.0f} s; results in {out_dir}")
