@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import statistics
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -109,11 +110,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="local files: classification (default) or regression",
     )
     p.add_argument("--space", default="paper", choices=sorted(SPACES))
-    p.add_argument("--optimizer", default="tpe", choices=list(OPTIMISERS))
     p.add_argument(
-        "--init-trials", type=int, default=None, help="gp: random trials before the model proposes (default 10)"
+        "--optimizer",
+        default=OPTIMISERS[0],
+        choices=list(OPTIMISERS),
+        help=f"default {OPTIMISERS[0]} (the paper's SAAS GP); gp is the cheaper standard GP",
     )
+    p.add_argument(
+        "--init-trials", type=int, default=None, help="saas/gp: random trials before the model proposes (default 10)"
+    )
+    p.add_argument("--batch", type=int, default=1, help="configurations proposed at once (default 1)")
     p.add_argument("--trials", type=int, default=20, help="trials to finish in total")
+    p.add_argument(
+        "--objectives",
+        default="score,params",
+        help="score,params (default) or score,params,time / score,params,memory",
+    )
+    p.add_argument(
+        "--reference",
+        default=None,
+        help="hypervolume reference, e.g. score=0.5,params=5 "
+        "(default: score 0, params 10 %%, a cost 5x the first trial's)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite file in --out)")
     p.add_argument("--study-name", default=None, help="study name in --storage (default: the --out folder's name)")
@@ -164,6 +182,24 @@ def _run(settings, out_dir) -> int:
     return EXIT_OK
 
 
+def _parse_reference(text: str | None) -> dict[str, float] | None:
+    """``score=0.5,params=5`` → ``{"score": 0.5, "params": 5.0}``."""
+    if not text:
+        return None
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise UserError(
+                "--reference", text, f"{part!r} is not NAME=NUMBER", "use e.g. --reference score=0.5,params=5"
+            ) from None
+    return out
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from autopeft.study.search import SearchSettings
 
@@ -180,7 +216,10 @@ def cmd_search(args: argparse.Namespace) -> int:
         space=args.space,
         optimizer=args.optimizer,
         init_trials=args.init_trials,
+        batch=args.batch,
         trials=args.trials,
+        objectives=args.objectives,
+        reference=_parse_reference(args.reference),
         seed=args.seed,
         budget=_budget_from(args),
         storage=args.storage,
@@ -208,16 +247,29 @@ def cmd_show(args: argparse.Namespace) -> int:
     from autopeft.study.search import open_results
 
     settings, results = open_results(args.dir)
+    objectives = settings.objective_list
     print(
         f"search of {settings.model} on {settings.task} ({settings.optimizer}, {settings.space} space), "
         f"{len(results)} of {settings.trials} trials finished"
     )
     print(trials_table(results))
     print()
-    print(format_summary(summarise(results)))
-    reference = default_reference()
-    hv = float(hypervolume_curve(results, reference=reference)[-1]) if results else 0.0
-    print(f"hypervolume: {hv:.4f} (reference: score {reference[0]:g}, params {reference[1]:g} %)")
+    print(format_summary(summarise(results, objectives)))
+    first = next((r for r in results if r.ok), None)
+    try:
+        reference = default_reference(objectives, settings.reference, first=first)
+    except ValueError:
+        print("hypervolume: none yet (no trial has completed)")
+    else:
+        hv = float(hypervolume_curve(results, objectives, reference)[-1]) if results else 0.0
+        label = ", ".join(f"{o.name} {v:g}" for o, v in zip(objectives, reference, strict=True))
+        print(f"hypervolume: {hv:.4f} (reference: {label})")
+    asked = sorted({r.proposal_seconds for r in results if r.proposal_seconds is not None})
+    if asked:
+        print(
+            f"proposal time: median {statistics.median(asked):.1f} s, max {asked[-1]:.1f} s "
+            f"({len(asked)} proposals by {settings.optimizer})"
+        )
     return EXIT_OK
 
 

@@ -1,6 +1,8 @@
 """The search objectives, declared once.
 
 Every part of the project (optimisers, ledger, Pareto analysis, reports) reads directions from here.
+A search optimises ``score`` and ``params`` (the default, :data:`DEFAULT_OBJECTIVES`), optionally with
+one measured cost as a third objective (``--objectives score,params,time``): see :func:`parse_objectives`.
 """
 
 from __future__ import annotations
@@ -8,25 +10,60 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from autopeft.errors import UserError
+
 Direction = Literal["maximize", "minimize"]
 
 
 @dataclass(frozen=True)
 class Objective:
-    """One objective: the :class:`~autopeft.train.result.TrialResult` attribute it reads and its direction."""
+    """One objective: the :class:`~autopeft.train.result.TrialResult` attribute it reads and its direction.
+
+    Args:
+        name: the name used on the command line and in the ledger.
+        attribute: the :class:`~autopeft.train.result.TrialResult` attribute holding its value.
+        direction: ``maximize`` or ``minimize``.
+        label: axis label with units.
+        log_scale: positive values spanning orders of magnitude; models see their logarithm.
+    """
 
     name: str
     attribute: str
     direction: Direction
     label: str
+    log_scale: bool = False
 
 
 SCORE = Objective("score", "score", "maximize", "validation score")
-PARAMS = Objective("params", "params_pct", "minimize", "trainable parameters (% of backbone)")
+PARAMS = Objective("params", "params_pct", "minimize", "trainable parameters (% of backbone)", log_scale=True)
+TIME = Objective("time", "train_seconds", "minimize", "training time per trial (s)", log_scale=True)
+MEMORY = Objective("memory", "peak_memory_mb", "minimize", "peak memory (MiB)")
 
 #: The default objectives of a search, in the order the ledger stores their values.
 DEFAULT_OBJECTIVES: tuple[Objective, ...] = (SCORE, PARAMS)
 
+#: Every objective by name.
+OBJECTIVES: dict[str, Objective] = {o.name: o for o in (SCORE, PARAMS, TIME, MEMORY)}
+
+#: Measured costs that may join the default objectives as a third one.
+COSTS = ("time", "memory")
+
 
 def directions(objectives: tuple[Objective, ...] = DEFAULT_OBJECTIVES) -> list[Direction]:
     return [o.direction for o in objectives]
+
+
+def parse_objectives(text: str | tuple[str, ...] | list[str]) -> tuple[Objective, ...]:
+    """``"score,params"`` (the default) or ``"score,params,time"`` / ``"score,params,memory"``.
+
+    The score and the parameter share always come first (reports plot them against each other); a
+    measured cost (training time of the trial at the search's budget, or peak memory) may follow.
+
+    Raises:
+        UserError: any other list.
+    """
+    names = [n.strip() for n in text.split(",")] if isinstance(text, str) else [str(n) for n in text]
+    allowed = ["score,params", *(f"score,params,{c}" for c in COSTS)]
+    if ",".join(names) not in allowed:
+        raise UserError("--objectives", ",".join(names), "is not a supported list", f"use one of {allowed}")
+    return tuple(OBJECTIVES[n] for n in names)

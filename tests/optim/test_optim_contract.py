@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from autopeft.objectives import DEFAULT_OBJECTIVES, SCORE
-from autopeft.optim import OPTIMISERS, Optimiser, make_optimiser, optuna_samplers
+from autopeft.optim import MODEL_BASED, OPTIMISERS, Optimiser, make_optimiser, optuna_samplers
 from autopeft.space import MODULES, PeftConfig, SearchSpace
 from autopeft.train.result import TrialResult
 
@@ -65,9 +65,9 @@ def run_loop(opt: Optimiser, rounds: int, batch: int, fail_every: int = 0) -> li
     return proposed
 
 
-#: ``gp`` fits a model on each ask (about a second): tests/optim/test_optim_gp.py checks the same contract
-#: for it with fewer rounds.
-CHEAP_OPTIMISERS = tuple(name for name in OPTIMISERS if name != "gp")
+#: ``gp`` and ``saas`` fit a model on each ask (a second to tens of seconds): tests/optim/test_optim_gp.py and
+#: test_optim_saas.py check the same contract for them with fewer rounds.
+CHEAP_OPTIMISERS = tuple(name for name in OPTIMISERS if name not in MODEL_BASED)
 
 
 @pytest.fixture(params=CHEAP_OPTIMISERS)

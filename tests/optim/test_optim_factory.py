@@ -12,7 +12,8 @@ SPACE = SearchSpace.named("paper", 3, 16)
 
 
 def test_names() -> None:
-    assert set(OPTIMISERS) >= {"random", "nsga2", "tpe"}
+    assert set(OPTIMISERS) == {"saas", "gp", "random", "nsga2", "tpe"}
+    assert OPTIMISERS[0] == "saas"  # the default
     assert len(set(OPTIMISERS)) == len(OPTIMISERS)
 
 
@@ -24,7 +25,7 @@ def test_optuna_backed_names(name: str) -> None:
     assert opt.seed == 3
 
 
-@pytest.mark.parametrize("name", ["bogus", "", "TPE", "nsga-ii", "saas"])
+@pytest.mark.parametrize("name", ["bogus", "", "TPE", "nsga-ii", "SAAS"])
 def test_unknown_name_is_a_user_error_naming_the_flag(name: str) -> None:
     with pytest.raises(UserError) as err:
         make_optimiser(name, SPACE)

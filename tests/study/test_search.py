@@ -186,4 +186,78 @@ def test_gp_search_gets_exact_parameter_counts(tmp_path, toy_csv, tiny_bert):
     outcome = run_search(settings, tmp_path / "s", echo=lines.append, base=tiny_bert)
     assert len(outcome.results) == 3 and all(r.ok for r in outcome.results)
     assert any("measuring the parameter count" in line for line in lines)
-    assert any("proposed in" in line for line in lines)
+    assert any("proposed 1 configuration(s) in" in line for line in lines)
+
+
+def test_batches_run_and_record_their_proposal_time(tmp_path, toy_csv, tiny_bert):
+    lines: list[str] = []
+    outcome = run_search(_settings(toy_csv, batch=3, trials=5), tmp_path / "s", echo=lines.append, base=tiny_bert)
+    assert len(outcome.results) == 5
+    proposed = [line for line in lines if line.startswith("proposed ")]
+    assert [line.split()[1] for line in proposed] == ["3", "2"]  # the last batch only fills up the trials
+    times = [r.proposal_seconds for r in outcome.results]
+    assert all(t is not None and t >= 0 for t in times)
+    assert times[0] == times[1] == times[2] and times[3] == times[4]  # one ask per batch
+    assert "proposal_seconds" in (tmp_path / "s" / "trials.csv").read_text().splitlines()[0]
+    # trial announcements come one at a time, each before its own progress lines
+    starts = [i for i, line in enumerate(lines) if line.startswith("[trial ")]
+    assert len(starts) == 5 and all(b - a > 1 for a, b in itertools.pairwise(starts))
+
+
+def test_a_third_objective_gets_a_fixed_reference_from_the_first_trial(tmp_path, toy_csv, tiny_bert):
+    from autopeft.analysis.hypervolume import DEFAULT_COST_FACTOR, hypervolume_curve
+    from autopeft.objectives import parse_objectives
+
+    settings = _settings(toy_csv, objectives=("score", "params", "time"), trials=3)
+    outcome = run_search(settings, tmp_path / "s", echo=lambda s: None, base=tiny_bert)
+    ledger = _ledger(tmp_path / "s")
+    first = outcome.results[0]
+    assert ledger.get_reference() == pytest.approx([0.0, 10.0, DEFAULT_COST_FACTOR * first.train_seconds])
+    assert len(ledger.study.directions) == 3
+    objectives = parse_objectives("score,params,time")
+    expected = hypervolume_curve(outcome.results, objectives, ledger.get_reference())
+    assert [hv for _, hv in ledger.hypervolumes()] == pytest.approx(list(expected))
+    # resuming keeps the recorded reference (it is not recomputed from other trials)
+    run_search(_settings(toy_csv, objectives=("score", "params", "time"), trials=4), tmp_path / "s",
+               echo=lambda s: None, base=tiny_bert)  # fmt: skip
+    assert _ledger(tmp_path / "s").get_reference() == pytest.approx(ledger.get_reference())
+
+
+def test_a_user_reference_point_is_used_and_part_of_the_search(tmp_path, toy_csv, tiny_bert):
+    from autopeft.analysis.hypervolume import hypervolume_curve
+
+    settings = _settings(toy_csv, reference={"score": 0.3}, trials=2)
+    outcome = run_search(settings, tmp_path / "s", echo=lambda s: None, base=tiny_bert)
+    ledger = _ledger(tmp_path / "s")
+    assert ledger.get_reference() == [0.3, 10.0]
+    expected = hypervolume_curve(outcome.results, reference=[0.3, 10.0])
+    assert [hv for _, hv in ledger.hypervolumes()] == pytest.approx(list(expected))
+    with pytest.raises(UserError, match="--reference"):
+        run_search(_settings(toy_csv, reference={"score": 0.4}, trials=3), tmp_path / "s",
+                   echo=lambda s: None, base=tiny_bert)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kw", "field"),
+    [
+        ({"batch": 0}, "--batch"),
+        ({"objectives": ("params", "score")}, "--objectives"),
+        ({"objectives": ("score", "params", "flops")}, "--objectives"),
+        ({"reference": {"time": 10.0}}, "--reference"),
+        ({"reference": {"score": float("nan")}}, "--reference"),
+        ({"optimizer": "bogus"}, "--optimizer"),
+    ],
+)
+def test_bad_search_settings_name_the_flag(toy_csv, kw, field):
+    with pytest.raises(UserError) as err:
+        _settings(toy_csv, **kw)
+    assert err.value.field == field
+
+
+def test_saas_is_the_default_and_runs_its_initial_design(tmp_path, toy_csv, tiny_bert):
+    assert SearchSettings().optimizer == "saas"
+    lines: list[str] = []
+    outcome = run_search(_settings(toy_csv, optimizer="saas", trials=2), tmp_path / "s", echo=lines.append,
+                         base=tiny_bert)  # fmt: skip
+    assert len(outcome.results) == 2 and all(r.ok for r in outcome.results)
+    assert any("measuring the parameter count" in line for line in lines)

@@ -50,6 +50,7 @@ _CSV_MIDDLE = (
     "eval_seconds",
     "tokens_per_second",
     "peak_memory_mb",
+    "proposal_seconds",
     "seed",
     "error",
     "config",
@@ -228,7 +229,8 @@ def write_trials_csv(trials: Iterable[TrialResult], path: PathLike) -> Path:
 
     Columns: ``number, status, score, metric``, one ``metric_<name>`` per metric seen in any trial
     (sorted), ``peft_params, peft_params_train, head_params, backbone_params, params_pct,
-    train_seconds, eval_seconds, tokens_per_second, peak_memory_mb, seed, error``, ``config`` (the
+    train_seconds, eval_seconds, tokens_per_second, peak_memory_mb, proposal_seconds, seed,
+    error``, ``config`` (the
     whole configuration as JSON), then one ``config_<key>`` per configuration key seen in any trial
     (sorted; lists such as ``layers`` as JSON). Missing values are empty cells.
 

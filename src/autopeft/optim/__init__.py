@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from autopeft.errors import UserError
@@ -13,9 +13,13 @@ from autopeft.space import PeftConfig, SearchSpace
 
 if TYPE_CHECKING:
     from autopeft.optim.botorch_gp import GPOptimiser
+    from autopeft.optim.botorch_saas import SaasOptimiser
 
-#: ``--optimizer`` names.
-OPTIMISERS = ("random", "nsga2", "tpe", "gp")
+#: ``--optimizer`` names; the first is the default.
+OPTIMISERS = ("saas", "gp", "random", "nsga2", "tpe")
+
+#: Optimisers that model the objectives and use the exact parameter objective of any configuration.
+MODEL_BASED = ("saas", "gp")
 
 
 def make_optimiser(
@@ -26,20 +30,28 @@ def make_optimiser(
     *,
     init_trials: int | None = None,
     param_fn: Callable[[PeftConfig], float] | None = None,
+    reference: Sequence[float] | None = None,
+    threads: int | None = None,
 ) -> Optimiser:
     """The optimiser called ``name`` (one of :data:`OPTIMISERS`).
 
     ``init_trials`` (random proposals before the model; default
-    :data:`~autopeft.optim.botorch_gp.DEFAULT_INIT_TRIALS`) and ``param_fn`` (exact ``params_pct`` of a
-    configuration) concern the model-based optimisers only; the others ignore them.
+    :data:`~autopeft.optim.botorch_gp.DEFAULT_INIT_TRIALS`), ``param_fn`` (exact ``params_pct`` of a
+    configuration), ``reference`` (the hypervolume's reference point, objectives' units) and
+    ``threads`` (JAX threads of ``saas``) concern the model-based optimisers only; the others ignore them.
     """
     if name in ("random", "nsga2", "tpe"):
         return OptunaOptimiser(space, name, seed=seed, objectives=objectives)
-    if name == "gp":
+    if name in MODEL_BASED:
         from autopeft.optim.botorch_gp import DEFAULT_INIT_TRIALS, GPOptimiser  # BoTorch loads in seconds
 
         init = DEFAULT_INIT_TRIALS if init_trials is None else init_trials
-        return GPOptimiser(space, seed=seed, objectives=objectives, init_trials=init, param_fn=param_fn)
+        common = {"objectives": objectives, "init_trials": init, "param_fn": param_fn, "reference": reference}
+        if name == "gp":
+            return GPOptimiser(space, seed=seed, **common)
+        from autopeft.optim.botorch_saas import SaasOptimiser
+
+        return SaasOptimiser(space, seed=seed, threads=threads, **common)
     raise UserError("--optimizer", name, "unknown optimiser", f"use one of {list(OPTIMISERS)}")
 
 
@@ -48,7 +60,19 @@ def __getattr__(name: str) -> Any:
         from autopeft.optim.botorch_gp import GPOptimiser
 
         return GPOptimiser
+    if name == "SaasOptimiser":
+        from autopeft.optim.botorch_saas import SaasOptimiser
+
+        return SaasOptimiser
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["OPTIMISERS", "GPOptimiser", "Optimiser", "OptunaOptimiser", "make_optimiser"]
+__all__ = [
+    "MODEL_BASED",
+    "OPTIMISERS",
+    "GPOptimiser",
+    "Optimiser",
+    "OptunaOptimiser",
+    "SaasOptimiser",
+    "make_optimiser",
+]

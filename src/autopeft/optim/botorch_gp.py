@@ -19,7 +19,7 @@ Models
     One model per objective (GPs joined in a :class:`~botorch.models.ModelListGP`, placed beside
     the deterministic model in a :class:`~botorch.models.model.ModelList` when there is one):
 
-    - the score (and any objective other than ``params_pct``): a
+    - the score (and any measured cost, such as training time): a
       :class:`~botorch.models.SingleTaskGP` on the complete trials with BoTorch's defaults (RBF
       kernel with one lengthscale per dimension under a dimension-scaled log-normal prior, inferred
       noise), outputs standardised (:class:`~botorch.models.transforms.outcome.Standardize`),
@@ -30,10 +30,11 @@ Models
       (measured values of told trials, ``param_fn`` for every other configuration). Without
       ``param_fn`` a GP on the observed values stands in.
 
-    ``params_pct`` is modelled (or looked up) as its logarithm, since it spans orders of magnitude;
-    the acquisition's objective exponentiates it back, so the hypervolume that the acquisition
-    improves is the one :mod:`autopeft.analysis.hypervolume` reports (objectives in BoTorch's
-    maximisation convention: minimised objectives negated; the same fixed reference point).
+    ``params_pct`` (and any objective declared ``log_scale``, such as training time) is modelled (or
+    looked up) as its logarithm, since it spans orders of magnitude; the acquisition's objective
+    exponentiates it back, so the hypervolume that the acquisition improves is the one
+    :mod:`autopeft.analysis.hypervolume` reports (objectives in BoTorch's maximisation convention:
+    minimised objectives negated; the same fixed reference point).
 
 Failed trials
     Dropped from the training data: a failed trial has no score (a crash, an out-of-memory error, a
@@ -149,7 +150,9 @@ class GPOptimiser(Optimiser):
             training; then ``params_pct`` is not modelled. Called for many configurations: make it
             cheap (cached).
         reference: reference point for the hypervolume, in the objectives' own units and directions
-            (e.g. ``[0.0, 10.0]``); default :func:`~autopeft.analysis.hypervolume.default_reference`.
+            (e.g. ``[0.0, 10.0]``); default :func:`~autopeft.analysis.hypervolume.default_reference`
+            (for a measured cost, from the first complete trial told). May be set later, before a
+            model-based ``ask``.
         n_candidates: random candidates per ``ask`` besides the Pareto neighbours; default
             :data:`N_CANDIDATES`.
         mc_samples: Monte-Carlo samples of the acquisition function; default :data:`MC_SAMPLES`.
@@ -180,13 +183,16 @@ class GPOptimiser(Optimiser):
         self.n_candidates = int(N_CANDIDATES if n_candidates is None else n_candidates)
         self.mc_samples = int(MC_SAMPLES if mc_samples is None else mc_samples)
         if reference is None:
-            self.reference = default_reference(objectives) if len(objectives) > 1 else None
+            try:
+                self.reference = default_reference(objectives) if len(objectives) > 1 else None
+            except ValueError:  # a measured cost: its default needs the first complete trial (set in tell)
+                self.reference = None
         else:
             self.reference = np.asarray(reference, dtype=float).reshape(-1)
             if self.reference.shape != (len(objectives),) or not np.isfinite(self.reference).all():
                 raise ValueError(f"reference {list(reference)}: needs {len(objectives)} finite values")
         self._signs = np.array([1.0 if o.direction == "maximize" else -1.0 for o in objectives])
-        self._log = [o.attribute == "params_pct" for o in objectives]
+        self._log = [o.log_scale for o in objectives]
         self._known = [o.attribute == "params_pct" and param_fn is not None for o in objectives]
 
         self._card = np.array([d.cardinality for d in space.dimensions], dtype=np.int64)
@@ -257,6 +263,8 @@ class GPOptimiser(Optimiser):
             self._params[code] = float(result.params_pct)
         self._train_idx.append(idx)
         self._train_y.append(values)
+        if self.reference is None and len(self.objectives) > 1:
+            self.reference = default_reference(self.objectives, first=result)
 
     # --- ask ----------------------------------------------------------------------------------
 

@@ -82,6 +82,14 @@ class Ledger:
     def set_settings(self, settings: dict) -> None:
         self.study.set_user_attr("settings", json.dumps(settings, sort_keys=True))
 
+    def get_reference(self) -> list[float] | None:
+        """The hypervolume reference point fixed for this study (objectives' units), if recorded."""
+        raw = self.study.user_attrs.get("reference")
+        return [float(v) for v in json.loads(raw)] if raw else None
+
+    def set_reference(self, reference: list[float]) -> None:
+        self.study.set_user_attr("reference", json.dumps([float(v) for v in reference]))
+
     # --- trials ------------------------------------------------------------------------------
 
     def start(self, config: PeftConfig) -> int:

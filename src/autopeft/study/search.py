@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,8 +33,9 @@ from autopeft.build import ParamTable
 from autopeft.errors import UserError
 from autopeft.exec import LocalExecutor, TrialRequest
 from autopeft.models import BaseModel, load_model_config
-from autopeft.optim import OPTIMISERS, make_optimiser
-from autopeft.space import SPACES, PeftConfig, SearchSpace
+from autopeft.objectives import OBJECTIVES, Objective, parse_objectives
+from autopeft.optim import MODEL_BASED, OPTIMISERS, make_optimiser
+from autopeft.space import SPACES, SearchSpace
 from autopeft.study.ledger import STUDY_NAME, Ledger
 from autopeft.tasks import load_task, majority_score, resolve_data_dir
 from autopeft.train.budget import Budget
@@ -42,9 +43,6 @@ from autopeft.train.data import carve_splits, prepare_data
 from autopeft.train.result import TrialResult
 
 SETTINGS_FILE = "search.json"
-
-#: Optimisers that take the exact parameter objective of any configuration before it trains.
-MODEL_BASED = ("gp",)
 
 #: Settings that define a search; a directory holding a search refuses a rerun that changes them.
 IDENTITY_FIELDS = (
@@ -57,6 +55,8 @@ IDENTITY_FIELDS = (
     "space",
     "seed",
     "budget",
+    "objectives",
+    "reference",
 )
 
 
@@ -70,13 +70,19 @@ class SearchSettings:
         data_dir: where GLUE/SuperGLUE files lie (absolute); None = hub.
         text_columns, label_column, task_kind: for local files.
         space: ``paper`` or ``extended``.
-        optimizer: ``random``, ``nsga2``, ``tpe`` or ``gp``.
-        init_trials: random trials before a model-based optimiser (``gp``) uses its model; None = its
-            default.
+        optimizer: ``saas`` (default), ``gp``, ``random``, ``nsga2`` or ``tpe``.
+        init_trials: random trials before a model-based optimiser (``saas``, ``gp``) uses its model;
+            None = its default.
+        batch: configurations proposed at once (each batch conditions on the trials still pending);
+            the local executor then runs them one after another.
         trials: trials to finish in total (complete + failed); a resumed search runs the rest.
         seed: seeds the optimiser, the data split and every trial (the same for all trials, so that
             configurations are compared on the same data order).
         budget: the trial budget.
+        objectives: objective names (:func:`~autopeft.objectives.parse_objectives`): ``score,params``
+            or ``score,params,time|memory``.
+        reference: hypervolume reference values by objective name (e.g. ``{"score": 0.5}``); the others
+            take :func:`~autopeft.analysis.hypervolume.default_reference`.
         storage: an Optuna storage URL; None = ``sqlite:///<dir>/study.db``.
         study_name: the study's name in the storage (one storage can hold many searches); None =
             the search directory's name.
@@ -91,11 +97,14 @@ class SearchSettings:
     label_column: str | None = None
     task_kind: str | None = None
     space: str = "paper"
-    optimizer: str = "tpe"
+    optimizer: str = OPTIMISERS[0]
     init_trials: int | None = None
+    batch: int = 1
     trials: int = 20
     seed: int = 0
     budget: Budget = field(default_factory=Budget)
+    objectives: tuple[str, ...] = ("score", "params")
+    reference: dict[str, float] | None = None
     storage: str | None = None
     study_name: str | None = None
     device: str = "cpu"
@@ -110,6 +119,23 @@ class SearchSettings:
             raise UserError("--trials", self.trials, "must be a positive whole number", "use e.g. --trials 20")
         if self.init_trials is not None and (isinstance(self.init_trials, bool) or self.init_trials < 0):
             raise UserError("--init-trials", self.init_trials, "must be 0 or more", "use e.g. --init-trials 10")
+        if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1:
+            raise UserError("--batch", self.batch, "must be a positive whole number", "use e.g. --batch 4")
+        objectives = parse_objectives(self.objectives)
+        object.__setattr__(self, "objectives", tuple(o.name for o in objectives))
+        if self.reference is not None:
+            reference = dict(self.reference)
+            for name, value in reference.items():
+                if name not in self.objectives:
+                    raise UserError(
+                        "--reference",
+                        name,
+                        f"is not an objective of this search {list(self.objectives)}",
+                        "name only the objectives of --objectives, e.g. --reference score=0.5,params=5",
+                    )
+                if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
+                    raise UserError("--reference", f"{name}={value}", "must be a finite number", "e.g. score=0.5")
+            object.__setattr__(self, "reference", {k: float(v) for k, v in sorted(reference.items())} or None)
         if self.threads is not None and self.threads < 1:
             raise UserError("--threads", self.threads, "must be at least 1", "omit it to use every core")
         if self.text_columns is not None:
@@ -118,7 +144,12 @@ class SearchSettings:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["text_columns"] = list(self.text_columns) if self.text_columns else None
+        d["objectives"] = list(self.objectives)
         return d
+
+    @property
+    def objective_list(self) -> tuple[Objective, ...]:
+        return tuple(OBJECTIVES[n] for n in self.objectives)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SearchSettings:
@@ -174,21 +205,54 @@ class SearchOutcome:
 Echo = Callable[[str], None]
 
 
-def _write_reports(out_dir: Path, results: list[TrialResult], title: str, hv_curve: np.ndarray | None = None) -> None:
-    reference = default_reference()
-    if hv_curve is None:
-        hv_curve = hypervolume_curve(results, reference=reference)
-    summary = summarise(results)
+def _run_announced(
+    executor: LocalExecutor, requests: list[TrialRequest], done: int, total: int, echo: Echo
+) -> Iterator[tuple[TrialRequest, TrialResult]]:
+    """Run a batch through a one-slot executor one trial at a time, announcing each as it starts."""
+    for position, request in enumerate(requests):
+        echo(f"[trial {done + position + 1}/{total}] #{request.number} {request.config.describe()}")
+        yield from executor.run([request])
+
+
+def _fixed_reference(
+    ledger: Ledger,
+    objectives: tuple[Objective, ...],
+    overrides: dict[str, float] | None,
+    results: list[TrialResult],
+) -> np.ndarray | None:
+    """The study's hypervolume reference point: the one recorded in the ledger, else
+    :func:`default_reference` with the user's ``overrides`` (recorded once it can be computed: a
+    measured cost needs the first complete trial). None while it cannot be computed yet."""
+    recorded = ledger.get_reference()
+    if recorded is not None:
+        return np.asarray(recorded, dtype=float)
+    first = next((r for r in results if r.ok), None)
+    try:
+        reference = default_reference(objectives, overrides, first=first)
+    except ValueError:
+        return None
+    ledger.set_reference(reference.tolist())
+    return reference
+
+
+def _write_reports(
+    out_dir: Path,
+    results: list[TrialResult],
+    title: str,
+    objectives: tuple[Objective, ...],
+    reference: np.ndarray | None,
+    hv_curve: np.ndarray | None = None,
+) -> None:
+    summary = summarise(results, objectives)
     write_trials_csv(results, out_dir / "trials.csv")
     write_pareto_json(summary.front, out_dir / "pareto.json")
     plot_pareto(results, summary.front, out_dir / "pareto.png", title=title)
-    plot_hypervolume(
-        results,
-        hv_curve,
-        out_dir / "hypervolume.png",
-        title=title,
-        reference_label=f"reference score {reference[0]:g}, params {reference[1]:g} %",
-    )
+    if reference is None:
+        return
+    if hv_curve is None or len(hv_curve) != len(results):
+        hv_curve = hypervolume_curve(results, objectives, reference)
+    label = ", ".join(f"{o.name} {v:g}" for o, v in zip(objectives, reference, strict=True))
+    plot_hypervolume(results, hv_curve, out_dir / "hypervolume.png", title=title, reference_label=f"reference {label}")
 
 
 def run_search(
@@ -269,7 +333,8 @@ def run_search(
     out_dir.mkdir(parents=True, exist_ok=True)
     storage = settings.storage or default_storage(out_dir)
     atomic_write_text(settings_path, json.dumps(settings.to_dict(), indent=2, sort_keys=True) + "\n")
-    ledger = Ledger(storage, space, study_name=settings.study_name)
+    objectives = settings.objective_list
+    ledger = Ledger(storage, space, objectives, study_name=settings.study_name)
     ledger.set_settings(settings.to_dict())
 
     rerun = ledger.recover_interrupted()
@@ -280,8 +345,16 @@ def run_search(
     if settings.optimizer in MODEL_BASED:
         echo("measuring the parameter count of every module size ...")
         param_fn = ParamTable.measure(base.backbone, space).pct
+    reference = _fixed_reference(ledger, objectives, settings.reference, results)
     optimiser = make_optimiser(
-        settings.optimizer, space, seed=settings.seed, init_trials=settings.init_trials, param_fn=param_fn
+        settings.optimizer,
+        space,
+        seed=settings.seed,
+        objectives=objectives,
+        init_trials=settings.init_trials,
+        param_fn=param_fn,
+        reference=None if reference is None else reference.tolist(),
+        threads=settings.threads,
     )
     optimiser.tell(results)
     if results:
@@ -297,22 +370,33 @@ def run_search(
     if majority is not None:
         echo(f"majority-class validation {task.spec.main_metric}: {majority:.4f}")
     started = time.perf_counter()
+    hv_curve: np.ndarray | None = None
     while len(results) < settings.trials:
-        proposed = not rerun
-        proposals = optimiser.ask(1) if proposed else [rerun.pop(0)]
+        want = min(settings.batch, settings.trials - len(results))
+        asked: float | None = None
+        if rerun:
+            proposals, rerun = rerun[:want], rerun[want:]
+        else:
+            t0 = time.perf_counter()
+            proposals = optimiser.ask(want)
+            asked = time.perf_counter() - t0
         if not proposals:
             echo(f"every valid configuration of the space has been tried ({len(results)} trials); stopping")
             break
-        config: PeftConfig = proposals[0]
-        number = ledger.start(config)
-        asked = getattr(optimiser, "last_ask_seconds", None)
-        echo(
-            f"[trial {len(results) + 1}/{settings.trials}] #{number} {config.describe()}"
-            + (f" (proposed in {asked:.1f} s)" if asked is not None and proposed else "")
-        )
-        for _request, result in executor.run([TrialRequest(number, config, settings.seed)]):
-            hv_curve = hypervolume_curve([*results, result], reference=default_reference())
-            result = ledger.finish(number, result, hypervolume=float(hv_curve[-1]))
+        requests = [TrialRequest(ledger.start(config), config, settings.seed) for config in proposals]
+        if asked is not None:
+            echo(f"proposed {len(proposals)} configuration(s) in {asked:.1f} s ({settings.optimizer})")
+        for request, result in _run_announced(executor, requests, len(results), settings.trials, echo):
+            result = dataclasses.replace(result, proposal_seconds=asked)
+            if reference is None:
+                reference = _fixed_reference(ledger, objectives, settings.reference, [*results, result])
+                if reference is not None and hasattr(optimiser, "reference"):
+                    optimiser.reference = reference
+            hv = None
+            if reference is not None:
+                hv_curve = hypervolume_curve([*results, result], objectives, reference)
+                hv = float(hv_curve[-1])
+            result = ledger.finish(request.number, result, hypervolume=hv)
             optimiser.tell([result])
             results.append(result)
             if result.ok:
@@ -323,9 +407,9 @@ def run_search(
                 )
             else:
                 echo(f"    → failed: {(result.error or '').splitlines()[0]}")
-        _write_reports(out_dir, results, title, hv_curve)
+            _write_reports(out_dir, results, title, objectives, reference, hv_curve)
     if results and not (out_dir / "pareto.json").exists():
-        _write_reports(out_dir, results, title)
+        _write_reports(out_dir, results, title, objectives, reference)
     echo(f"search finished in {time.perf_counter() - started:.0f} s; results in {out_dir}")
     return SearchOutcome(out_dir=out_dir, results=results, majority=majority)
 

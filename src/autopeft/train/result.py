@@ -55,6 +55,8 @@ class TrialResult:
         peak_memory_mb: peak resident memory of the process during the trial (MiB), or peak CUDA
             memory allocated when training on a GPU.
         error: why the trial failed, else None.
+        proposal_seconds: wall time the optimiser took to propose the batch this trial came in (s);
+            None when it was not proposed (a rerun of an interrupted trial, a trial outside a search).
         number: the trial's number in the study ledger (-1 when not run through a study).
     """
 
@@ -75,6 +77,7 @@ class TrialResult:
     tokens_per_second: float = 0.0
     peak_memory_mb: float = 0.0
     error: str | None = None
+    proposal_seconds: float | None = None
     number: int = -1
 
     def __post_init__(self) -> None:

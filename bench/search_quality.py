@@ -1,0 +1,180 @@
+"""Search-quality benchmark: saas, gp, random, nsga2 and tpe on equal budgets, several seeds each.
+
+Problems (see ``autopeft.benchmark.problems``):
+
+- ``synthetic``: known structure over the ``paper`` space of a 6-layer, hidden-384 model (MiniLM's shape).
+- a table of real trials (``bench/tables/*.json``): a regression surrogate of the score, exact params.
+
+Commands::
+
+    # (a) build a table from a search directory of real trials (random search at low fidelity)
+    python bench/search_quality.py table runs/table-sst2 --seed-noise bench/results/seed_noise_table-sst2.json \\
+        --out bench/tables/sst2_minilm.json
+    # check the surrogate: k-fold R^2 and rank correlation of each regression model
+    python bench/search_quality.py surrogate bench/tables/sst2_minilm.json
+    # run the benchmark (resumable: runs already saved are skipped), write the table, JSON and plot
+    python bench/search_quality.py run --problem bench/tables/sst2_minilm.json --seeds 5 --trials 100 --batch 5
+    python bench/search_quality.py run --problem synthetic --seeds 5 --trials 100 --batch 5
+
+Outputs go to ``bench/results/search_quality/<problem>/``: one JSON per run, ``summary.json``,
+``summary.md`` and ``hypervolume.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _threads(n: int) -> None:
+    os.environ.setdefault("XLA_FLAGS", f"--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={n}")
+    import torch
+
+    torch.set_num_threads(n)
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    from autopeft.benchmark import TrialTable
+    from autopeft.build import ParamTable
+    from autopeft.models import BaseModel
+    from autopeft.space import PeftConfig, SearchSpace
+    from autopeft.study.search import open_results
+
+    settings, results = open_results(args.dir)
+    complete = [r for r in results if r.ok]
+    base = BaseModel.load(settings.model)
+    space = SearchSpace.for_model_config(settings.space, base.config)
+    measured = ParamTable.measure(base.backbone, space)
+    for r in complete:  # the table's exact counts agree with the trials' own measurements
+        expected = measured.params(PeftConfig.from_dict(r.config))
+        if expected != r.peft_params:
+            raise SystemExit(f"trial {r.number}: measured {r.peft_params} params, table says {expected}")
+    noise = json.loads(Path(args.seed_noise).read_text())
+    table = TrialTable(
+        space=space.to_dict(),
+        configs=tuple(r.config for r in complete),
+        scores=tuple(float(r.score) for r in complete),
+        params_per_layer={f"{m}:{s}": n for (m, s), n in measured.per_layer.items()},
+        backbone=measured.backbone,
+        seed_std=float(noise["median_std"]),
+        source={
+            "model": settings.model,
+            "task": settings.task,
+            "optimizer": settings.optimizer,
+            "seed": settings.seed,
+            "budget": settings.budget.to_dict(),
+            "trials_total": len(results),
+            "trials_failed": len(results) - len(complete),
+            "seed_noise": noise,
+            "command": args.command_line,
+        },
+    )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(table.to_json())
+    table.write_csv(out.with_suffix(".csv"))
+    print(f"wrote {out} and {out.with_suffix('.csv')}: {len(complete)} complete trials, seed std {table.seed_std:.4f}")
+    return 0
+
+
+def cmd_surrogate(args: argparse.Namespace) -> int:
+    from autopeft.benchmark import SURROGATE_MODELS, TrialTable, cross_validate
+
+    _threads(args.threads)
+    table = TrialTable.load(args.table)
+    rows = []
+    print(
+        f"{args.table}: {len(table.scores)} trials, seed std {table.seed_std:.4f}; {args.folds}-fold cross-validation"
+    )
+    print(f"{'model':20s} {'R2':>7s} {'Spearman':>9s} {'RMSE':>7s}")
+    for model in SURROGATE_MODELS:
+        fit = cross_validate(table, model, folds=args.folds)
+        rows.append(asdict(fit))
+        print(f"{model:20s} {fit.r2:7.3f} {fit.spearman:9.3f} {fit.rmse:7.4f}")
+    out = Path(args.table).with_suffix(".surrogate.json")
+    out.write_text(json.dumps({"folds": args.folds, "models": rows}, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+def _problem(spec: str, surrogate: str):
+    from autopeft.benchmark import SurrogateProblem, SyntheticProblem, TrialTable
+    from autopeft.space import SearchSpace
+
+    if spec == "synthetic":
+        return SyntheticProblem(SearchSpace.named("paper", 6, 384))
+    return SurrogateProblem(TrialTable.load(spec), model=surrogate)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    _threads(args.threads)
+    from autopeft.benchmark import best_hypervolume, format_summary_table, plot_summary, run_all, summarise_runs
+
+    problem = _problem(args.problem, args.surrogate)
+    out_dir = Path(args.out) if args.out else HERE / "results" / "search_quality" / problem.name
+    variants = args.variants.split(",")
+    seeds = list(range(args.seeds))
+    started = time.perf_counter()
+    print(f"{problem.name}: {len(problem.space.dimensions)} dimensions, noise std {problem.noise_std:.4f}", flush=True)
+    best = best_hypervolume(problem)
+    records = run_all(
+        problem,
+        variants,
+        seeds,
+        out_dir,
+        trials=args.trials,
+        batch=args.batch,
+        init_trials=args.init_trials,
+        echo=lambda line: print(line, flush=True),
+    )
+    checkpoints = [t for t in (25, 50, 100) if t <= args.trials]
+    summary = summarise_runs(records, checkpoints, best_hypervolume=best)
+    table = format_summary_table(summary)
+    settings = (
+        f"Problem `{problem.name}`, {args.trials} trials in batches of {args.batch}, {args.init_trials} initial "
+        f"random trials for saas/gp, seeds {seeds[0]}-{seeds[-1]}, observation noise std {problem.noise_std:.4f}."
+    )
+    (out_dir / "summary.md").write_text(settings + "\n\n" + table + "\n")
+    (out_dir / "summary.json").write_text(json.dumps(summary.to_dict(), indent=1) + "\n")
+    plot_summary(summary, out_dir / "hypervolume.png", title=f"{problem.name}: median HV (IQR band)")
+    print(settings)
+    print(table)
+    print(f"wrote {out_dir} ({time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("table", help="a table of real trials from a search directory")
+    p.add_argument("dir")
+    p.add_argument("--seed-noise", required=True, help="JSON written by bench/seed_noise.py for this directory")
+    p.add_argument("--out", required=True)
+    p = sub.add_parser("surrogate", help="cross-validate the surrogate models on a table")
+    p.add_argument("table")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--threads", type=int, default=1)
+    p = sub.add_parser("run", help="run the benchmark")
+    p.add_argument("--problem", default="synthetic", help="synthetic, or a table JSON")
+    p.add_argument("--surrogate", default="random_forest", help="regression model of a table problem")
+    p.add_argument("--variants", default="saas,gp,gp-paramgp,random,nsga2,tpe")
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--trials", type=int, default=100)
+    p.add_argument("--batch", type=int, default=5)
+    p.add_argument("--init-trials", type=int, default=10)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    args.command_line = "python bench/search_quality.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    return {"table": cmd_table, "surrogate": cmd_surrogate, "run": cmd_run}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

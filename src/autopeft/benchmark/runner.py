@@ -1,0 +1,354 @@
+"""Run optimisers on a benchmark problem, keep every run on disk, and summarise hypervolume curves.
+
+One *run* is one optimiser with one seed on one problem for a fixed number of trials, asked in batches
+of ``batch``: the optimiser is told observed (noisy) scores and exact parameter shares; the benchmark
+credits it with the hypervolume of the *true* scores of the configurations it proposed, after each
+trial, with the search's default reference point (score 0, params 10 %), the point the optimisers
+themselves aim at. Each run is saved as one JSON file as soon as it ends, and a rerun skips the runs
+already saved, so a benchmark can be stopped and continued.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autopeft.analysis.hypervolume import default_reference, hypervolume, hypervolume_curve
+from autopeft.analysis.io import atomic_write_text
+from autopeft.benchmark.problems import Problem
+from autopeft.objectives import DEFAULT_OBJECTIVES
+from autopeft.optim import make_optimiser
+from autopeft.optim.base import Optimiser
+from autopeft.train.result import TrialResult
+
+#: Benchmark variants: ``--optimizer`` names, plus ``gp-paramgp``: the ``gp`` optimiser modelling the
+#: parameter share with a GP (as the paper's code did) instead of looking the exact value up.
+VARIANTS = ("saas", "gp", "gp-paramgp", "random", "nsga2", "tpe")
+
+
+def build_optimiser(variant: str, problem: Problem, seed: int, init_trials: int, **kwargs: Any) -> Optimiser:
+    """The optimiser of a benchmark variant (see :data:`VARIANTS`)."""
+    if variant == "gp-paramgp":
+        from autopeft.optim.botorch_gp import GPOptimiser
+
+        return GPOptimiser(problem.space, seed=seed, init_trials=init_trials, param_fn=None, **kwargs)
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}: use one of {VARIANTS}")
+    if variant in ("saas", "gp"):
+        from autopeft.optim.botorch_gp import GPOptimiser
+        from autopeft.optim.botorch_saas import SaasOptimiser
+
+        cls = SaasOptimiser if variant == "saas" else GPOptimiser
+        return cls(problem.space, seed=seed, init_trials=init_trials, param_fn=problem.params_pct, **kwargs)
+    return make_optimiser(variant, problem.space, seed=seed)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One benchmark run.
+
+    Args:
+        problem, variant, seed, trials, batch, init_trials: what ran.
+        configs: proposed configurations (``PeftConfig.describe``), in order.
+        true_scores, observed_scores, params_pct: per trial, in order.
+        hypervolume: per trial, of the true scores so far (shape ``trials``).
+        ask_seconds: wall time of each ``ask`` (one per batch).
+        wall_seconds: the whole run.
+        reference: the hypervolume reference point.
+    """
+
+    problem: str
+    variant: str
+    seed: int
+    trials: int
+    batch: int
+    init_trials: int
+    configs: list[str]
+    true_scores: list[float]
+    observed_scores: list[float]
+    params_pct: list[float]
+    hypervolume: list[float]
+    ask_seconds: list[float]
+    wall_seconds: float
+    reference: list[float]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self)) + "\n"
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunRecord:
+        return cls(**json.loads(Path(path).read_text()))
+
+
+def run_one(
+    problem: Problem,
+    variant: str,
+    seed: int,
+    *,
+    trials: int,
+    batch: int,
+    init_trials: int = 10,
+    optimiser_kwargs: dict[str, Any] | None = None,
+) -> RunRecord:
+    """Run one variant with one seed on ``problem`` (see the module docstring)."""
+    opt = build_optimiser(variant, problem, seed, init_trials, **(optimiser_kwargs or {}))
+    noise = np.random.default_rng([seed, 7919])  # the same noise stream for every variant of a seed
+    reference = default_reference(DEFAULT_OBJECTIVES)
+    told: list[TrialResult] = []
+    truth: list[TrialResult] = []
+    ask_seconds: list[float] = []
+    started = time.perf_counter()
+    while len(told) < trials:
+        t0 = time.perf_counter()
+        configs = opt.ask(min(batch, trials - len(told)))
+        ask_seconds.append(time.perf_counter() - t0)
+        if not configs:
+            break
+        results = [problem.result(c, noise) for c in configs]
+        opt.tell(results)
+        told += results
+        truth += [
+            TrialResult(
+                config=r.config,
+                status="complete",
+                score=problem.true_score(c),
+                metric=r.metric,
+                params_pct=r.params_pct,
+            )
+            for r, c in zip(results, configs, strict=True)
+        ]
+    curve = hypervolume_curve(truth, DEFAULT_OBJECTIVES, reference)
+    from autopeft.space import PeftConfig
+
+    return RunRecord(
+        problem=problem.name,
+        variant=variant,
+        seed=seed,
+        trials=trials,
+        batch=batch,
+        init_trials=init_trials,
+        configs=[PeftConfig.from_dict(r.config).describe() for r in told],
+        true_scores=[float(r.score) for r in truth],
+        observed_scores=[float(r.score) for r in told],
+        params_pct=[float(r.params_pct) for r in told],
+        hypervolume=[float(v) for v in curve],
+        ask_seconds=ask_seconds,
+        wall_seconds=time.perf_counter() - started,
+        reference=reference.tolist(),
+    )
+
+
+def run_path(out_dir: Path, variant: str, seed: int) -> Path:
+    return out_dir / f"{variant}-seed{seed}.json"
+
+
+def run_all(
+    problem: Problem,
+    variants: Sequence[str],
+    seeds: Sequence[int],
+    out_dir: str | Path,
+    *,
+    trials: int,
+    batch: int,
+    init_trials: int = 10,
+    optimiser_kwargs: dict[str, dict[str, Any]] | None = None,
+    echo: Callable[[str], None] = print,
+) -> list[RunRecord]:
+    """Every (variant, seed) run not yet saved in ``out_dir``; returns all runs of ``variants x seeds``.
+
+    A saved run made with other settings (trials, batch, initial design) is refused rather than mixed in.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    records = []
+    for variant in variants:
+        for seed in seeds:
+            path = run_path(out_dir, variant, seed)
+            if path.exists():
+                record = RunRecord.load(path)
+                if (record.trials, record.batch, record.init_trials) != (trials, batch, init_trials):
+                    raise ValueError(
+                        f"{path} was run with trials={record.trials}, batch={record.batch}, "
+                        f"init_trials={record.init_trials}: delete it or use another output directory"
+                    )
+                records.append(record)
+                continue
+            kwargs = (optimiser_kwargs or {}).get(variant, {})
+            record = run_one(
+                problem, variant, seed, trials=trials, batch=batch, init_trials=init_trials, optimiser_kwargs=kwargs
+            )
+            atomic_write_text(path, record.to_json())
+            echo(
+                f"{problem.name}: {variant} seed {seed}: HV {record.hypervolume[-1]:.4f} after {len(record.configs)} "
+                f"trials, {record.wall_seconds:.0f} s (median ask {np.median(record.ask_seconds):.2f} s)"
+            )
+            records.append(record)
+    return records
+
+
+# --- summary --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VariantSummary:
+    """Hypervolume statistics of one variant over its seeds.
+
+    Args:
+        variant: the variant.
+        seeds: seeds summarised.
+        median, q25, q75: per trial count (index ``t`` = after ``t + 1`` trials), over seeds.
+        at: median hypervolume at each checkpoint (``{trials: value}``).
+        trials_to_target: trials the *median* curve needs to reach the target (random search's median
+            hypervolume at its last trial); None if it never does.
+        seed_trials_to_target: the same for each seed's own curve (None = never).
+        median_ask_seconds: median wall time of an ``ask``.
+    """
+
+    variant: str
+    seeds: list[int]
+    median: list[float]
+    q25: list[float]
+    q75: list[float]
+    at: dict[int, float]
+    trials_to_target: int | None
+    seed_trials_to_target: list[int | None]
+    median_ask_seconds: float
+
+
+def trials_to_reach(curve: Sequence[float], target: float) -> int | None:
+    """Trials (1-based) until ``curve`` first reaches ``target`` (with a relative tolerance of 1e-9)."""
+    for i, value in enumerate(curve):
+        if value >= target - 1e-9 * abs(target):
+            return i + 1
+    return None
+
+
+@dataclass(frozen=True)
+class BenchmarkSummary:
+    """Summary of a benchmark: every variant's statistics, the target, and the best attainable front.
+
+    Args:
+        problem: the problem's name.
+        checkpoints: trial counts reported.
+        target: random search's median hypervolume at its last trial (None without random runs).
+        best_hypervolume: hypervolume of the whole space's true front (None if not computed).
+        variants: per variant.
+    """
+
+    problem: str
+    checkpoints: list[int]
+    target: float | None
+    best_hypervolume: float | None
+    variants: list[VariantSummary]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def summarise_runs(
+    records: Sequence[RunRecord], checkpoints: Sequence[int] = (25, 50, 100), best_hypervolume: float | None = None
+) -> BenchmarkSummary:
+    """Median and quartile hypervolume curves per variant, and trials to reach random search's final
+    median hypervolume."""
+    by_variant: dict[str, list[RunRecord]] = {}
+    for r in records:
+        by_variant.setdefault(r.variant, []).append(r)
+    curves = {}
+    for variant, runs in by_variant.items():
+        length = min(len(r.hypervolume) for r in runs)
+        curves[variant] = np.asarray([r.hypervolume[:length] for r in runs])
+    target = float(np.median(curves["random"][:, -1])) if "random" in curves else None
+    out = []
+    for variant, runs in by_variant.items():
+        c = curves[variant]
+        median = np.median(c, axis=0)
+        out.append(
+            VariantSummary(
+                variant=variant,
+                seeds=[r.seed for r in runs],
+                median=median.tolist(),
+                q25=np.quantile(c, 0.25, axis=0).tolist(),
+                q75=np.quantile(c, 0.75, axis=0).tolist(),
+                at={t: float(median[t - 1]) for t in checkpoints if t <= len(median)},
+                trials_to_target=None if target is None else trials_to_reach(median, target),
+                seed_trials_to_target=[None if target is None else trials_to_reach(row, target) for row in c],
+                median_ask_seconds=float(np.median([s for r in runs for s in r.ask_seconds])),
+            )
+        )
+    problem = records[0].problem if records else ""
+    return BenchmarkSummary(
+        problem=problem, checkpoints=list(checkpoints), target=target, best_hypervolume=best_hypervolume, variants=out
+    )
+
+
+def best_hypervolume(problem: Problem) -> float:
+    """Hypervolume of the true front of the whole space (every valid configuration evaluated)."""
+    configs = problem.every_config()
+    if hasattr(problem, "prime"):
+        problem.prime(configs)
+    points = np.asarray([[problem.true_score(c), problem.params_pct(c)] for c in configs])
+    return hypervolume(points, [o.direction for o in DEFAULT_OBJECTIVES], default_reference(DEFAULT_OBJECTIVES))
+
+
+def format_summary_table(summary: BenchmarkSummary) -> str:
+    """A Markdown table: median HV at each checkpoint, trials to reach the target, median ask time."""
+    heads = [f"HV@{t}" for t in summary.checkpoints]
+    lines = [
+        "| variant | seeds | "
+        + " | ".join(heads)
+        + " | trials to random's final HV (median curve; per seed) | ask s |",
+        "|---|---|" + "---|" * len(heads) + "---|---|",
+    ]
+    for v in summary.variants:
+        cells = [f"{v.at[t]:.4f}" if t in v.at else "–" for t in summary.checkpoints]
+        per_seed = ",".join("–" if n is None else str(n) for n in v.seed_trials_to_target)
+        reach = "–" if v.trials_to_target is None else str(v.trials_to_target)
+        lines.append(
+            f"| {v.variant} | {len(v.seeds)} | " + " | ".join(cells) + f" | {reach} ({per_seed}) | "
+            f"{v.median_ask_seconds:.2f} |"
+        )
+    if summary.target is not None:
+        lines.append("")
+        lines.append(f"Target (random search's median HV at its last trial): {summary.target:.4f}.")
+    if summary.best_hypervolume is not None and math.isfinite(summary.best_hypervolume):
+        lines.append(f"Best attainable HV (true front of the whole space): {summary.best_hypervolume:.4f}.")
+    return "\n".join(lines)
+
+
+def plot_summary(summary: BenchmarkSummary, path: str | Path, title: str = "") -> Path:
+    """Median hypervolume vs. trials with the interquartile band, one line per variant."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for v in summary.variants:
+        x = np.arange(1, len(v.median) + 1)
+        (line,) = ax.plot(x, v.median, label=f"{v.variant} ({len(v.seeds)} seeds)")
+        ax.fill_between(x, v.q25, v.q75, color=line.get_color(), alpha=0.15)
+    if summary.target is not None:
+        ax.axhline(summary.target, color="grey", linestyle=":", label="random's final median")
+    if summary.best_hypervolume is not None:
+        ax.axhline(summary.best_hypervolume, color="black", linestyle="--", label="best attainable")
+    values = [x for v in summary.variants for x in v.q25[len(v.q25) // 10 :]]
+    if values:
+        top = summary.best_hypervolume or max(max(v.q75) for v in summary.variants)
+        ax.set_ylim(min(values), top + 0.02 * (top - min(values) + 1e-9))
+    ax.set_xlabel("trials")
+    ax.set_ylabel("hypervolume (true scores)")
+    ax.set_title(title or summary.problem)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,114 @@
+"""``--optimizer saas`` (the default): SAAS fully-Bayesian GPs fitted by NUTS, the Optimiser contract, seeded
+reproducibility, failed trials, a third objective.
+
+NUTS is kept tiny here (16 warm-up steps, 16 samples): the tests check the wiring and the contract, not
+the fit (``bench/search_quality.py`` measures the search quality). Each model-based ``ask`` still
+compiles the sampler for its number of observations once per machine (cached, see
+``autopeft.optim.botorch_saas``), so the tests reuse a few data sizes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+
+import numpy as np
+import pytest
+import torch
+from test_optim_contract import SMALL, assert_valid_members, keys, result
+from test_optim_gp import exact_params, random_results
+
+from autopeft.errors import UserError
+from autopeft.objectives import PARAMS, SCORE, TIME
+from autopeft.optim import OPTIMISERS, SaasOptimiser, botorch_saas, make_optimiser
+from autopeft.train.result import TrialResult
+
+CHEAP = {"warmup_steps": 16, "num_samples": 16, "thinning": 8, "n_candidates": 100, "mc_samples": 16}
+
+
+def saas(seed: int = 0, **kwargs) -> SaasOptimiser:
+    return SaasOptimiser(SMALL, seed=seed, init_trials=4, param_fn=exact_params, **{**CHEAP, **kwargs})
+
+
+def test_default_and_registered() -> None:
+    assert OPTIMISERS[0] == "saas"
+    opt = make_optimiser("saas", SMALL, seed=2, init_trials=3, param_fn=exact_params, reference=[0.5, 5.0])
+    assert isinstance(opt, SaasOptimiser)
+    assert (opt.seed, opt.init_trials, opt.reference.tolist()) == (2, 3, [0.5, 5.0])
+    assert (opt.warmup_steps, opt.num_samples, opt.thinning) == (256, 128, 16)
+
+
+def test_bad_nuts_settings() -> None:
+    with pytest.raises(ValueError, match="warmup_steps"):
+        saas(warmup_steps=0)
+    with pytest.raises(ValueError, match="no sample would be kept"):
+        saas(num_samples=4, thinning=8)
+
+
+def test_missing_jax_is_a_user_error_with_the_fix(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "numpyro", None)  # import numpyro raises ImportError
+    with pytest.raises(UserError) as err:
+        make_optimiser("saas", SMALL)
+    assert err.value.field == "--optimizer" and "fully-bayesian" in str(err.value) and "gp" in str(err.value)
+
+
+def test_compiled_programs_are_cached(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("AUTOPEFT_JAX_CACHE", str(tmp_path / "jax"))
+    assert botorch_saas.jax_cache_dir() == tmp_path / "jax"
+    monkeypatch.delenv("AUTOPEFT_JAX_CACHE")
+    assert botorch_saas.jax_cache_dir().parts[-3:] == (".cache", "autopeft", "jax")
+    import jax
+
+    saas()
+    assert jax.config.jax_compilation_cache_dir is not None
+
+
+def test_model_proposals_keep_the_contract_and_repeat_with_the_seed() -> None:
+    told = random_results(SMALL, 8, seed=5, fail_every=4)  # 2 failed, 6 complete
+    pending = [SMALL.sample(np.random.default_rng(9))]
+    seen = {_cfg(r).key() for r in told} | set(keys(pending))
+    state = torch.random.get_rng_state()
+    batches = []
+    for _ in range(2):
+        opt = saas(seed=1)
+        opt.tell(told)
+        batch = opt.ask(3, pending=pending)
+        assert opt.last_ask_model_steps == 3 and opt.last_ask_seconds > 0
+        assert_valid_members(SMALL, batch)
+        assert len(set(keys(batch))) == 3 and not set(keys(batch)) & seen
+        batches.append(keys(batch))
+    assert batches[0] == batches[1]  # seeded: the same proposals, NUTS included
+    assert torch.equal(torch.random.get_rng_state(), state)  # the global torch RNG is left alone
+
+
+def _cfg(r: TrialResult):
+    from autopeft.space import PeftConfig
+
+    return PeftConfig.from_dict(r.config)
+
+
+def test_nan_and_failed_results_do_not_stop_it() -> None:
+    opt = saas(seed=3)
+    told = random_results(SMALL, 7, seed=3)
+    nan = dataclasses.replace(told[0], status="failed", score=None, error="loss is NaN")
+    opt.tell([nan, *told[1:]])
+    assert opt.n_train == 6  # as in the other tests: the sampler compiled for 6 observations is reused
+    batch = opt.ask(2)
+    assert len(set(keys(batch))) == 2 and keys([_cfg(nan)])[0] not in keys(batch)
+
+
+def test_a_third_measured_objective() -> None:
+    def with_time(config) -> TrialResult:
+        return dataclasses.replace(result(config), train_seconds=10.0 + 3 * len(config.active_layers))
+
+    opt = SaasOptimiser(SMALL, seed=4, objectives=(SCORE, PARAMS, TIME), init_trials=4, param_fn=exact_params, **CHEAP)
+    assert opt.reference is None  # a cost's default reference needs a trial
+    rng = np.random.default_rng(4)
+    configs = {c.key(): c for c in (SMALL.sample(rng) for _ in range(12))}
+    first = list(configs.values())[:6]
+    opt.tell([with_time(c) for c in first])
+    assert opt.reference[2] == pytest.approx(5 * with_time(first[0]).train_seconds)
+    batch = opt.ask(2)
+    assert opt.last_ask_model_steps == 2 and len(set(keys(batch))) == 2
+    assert all(math.isfinite(exact_params(c)) for c in batch)
