@@ -117,3 +117,35 @@ def test_search_resume_show_end_to_end(tmp_path, capsys, toy_search_args):
     assert main(["show", str(out)]) == 0
     shown = capsys.readouterr().out
     assert "3 of 3 trials finished" in shown and "Pareto" in shown and "hypervolume: " in shown
+
+
+@pytest.mark.parametrize(
+    ("args", "field", "value"),
+    [
+        (["--reference", "score"], "--reference", "score"),
+        (["--reference", "score=high"], "--reference", "score=high"),
+        (["--reference", "time=5"], "--reference", "time"),
+        (["--objectives", "score,flops"], "--objectives", "score,flops"),
+        (["--batch", "0"], "--batch", "0"),
+        (["--optimizer", "saas", "--init-trials", "-1"], "--init-trials", "-1"),
+    ],
+)
+def test_bad_search_flags_exit_2_and_write_nothing(tmp_path, capsys, toy_search_args, args, field, value):
+    out = tmp_path / "s"
+    assert main(toy_search_args(out, *args)) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert field in err and value in err and "Fix:" in err, err
+    assert not out.exists()
+
+
+def test_batch_objectives_reference_end_to_end(tmp_path, capsys, toy_search_args):
+    out = tmp_path / "s"
+    extra = ["--optimizer", "random", "--trials", "3", "--batch", "2", "--train-examples", "100"]
+    extra += ["--objectives", "score,params,time", "--reference", "score=0.2"]
+    assert main(toy_search_args(out, *extra)) == 0
+    text = capsys.readouterr().out
+    assert "proposed 2 configuration(s)" in text and "proposed 1 configuration(s)" in text
+    assert main(["show", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "hypervolume: " in shown and "reference: score 0.2, params 10, time " in shown
+    assert "proposal time: median" in shown and "(2 proposals by random)" in shown
