@@ -18,8 +18,8 @@ Surrogate
 
 NUTS budget
     ``warmup_steps`` / ``num_samples`` / ``thinning`` default to 256 / 128 / 16 (8 retained samples), the
-    settings of BoTorch's SAAS tutorial. Measured on this machine's one core (``bench/saas_cost.py``): the
-    fit takes tens of seconds, about one low-fidelity trial; see the README for the figures. The NUTS
+    settings of BoTorch's SAAS tutorial. ``bench/proposal_cost.py`` measures whole proposals (fit and
+    acquisition) against the number of observations; see the README for the figures. The NUTS
     sampler is seeded from the optimiser's seed and the call count, so seeded runs repeat.
 
 Compile cache
@@ -55,6 +55,12 @@ WARMUP_STEPS = 256
 NUM_SAMPLES = 128
 THINNING = 16
 
+#: Monte-Carlo samples of the acquisition per retained hyperparameter sample: 8 x 16 = 128 sample
+#: paths in all, as many as ``gp`` draws from its single GP. (16 per sample, not gp's 128: with 8
+#: hyperparameter samples that would be 1,024 paths, and a proposal at 50 observations took 33 s
+#: instead of 9 s here.)
+SAAS_MC_SAMPLES = 16
+
 
 def jax_cache_dir() -> Path:
     """Where compiled NUTS programs are kept: ``$AUTOPEFT_JAX_CACHE``, else ``~/.cache/autopeft/jax``."""
@@ -63,8 +69,12 @@ def jax_cache_dir() -> Path:
 
 
 def _require_jax(threads: int | None) -> None:
-    if "jax" not in sys.modules and threads is not None and "XLA_FLAGS" not in os.environ:
-        os.environ["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={threads}"
+    if "jax" not in sys.modules:
+        if threads is not None and "XLA_FLAGS" not in os.environ:
+            os.environ["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={threads}"
+        # XLA's C++ warnings (one per cached program loaded: "Assume version compatibility") would
+        # interleave with the search's progress lines; errors still show
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         import jax
         import numpyro  # noqa: F401
@@ -84,8 +94,9 @@ class SaasOptimiser(GPOptimiser):
     """Bayesian optimisation with SAAS fully-Bayesian GPs (see the module docstring).
 
     Args:
-        space, seed, objectives, init_trials, param_fn, reference, n_candidates, mc_samples: as
+        space, seed, objectives, init_trials, param_fn, reference, n_candidates: as
             :class:`~autopeft.optim.botorch_gp.GPOptimiser`.
+        mc_samples: Monte-Carlo samples per hyperparameter sample; default :data:`SAAS_MC_SAMPLES`.
         warmup_steps, num_samples, thinning: NUTS settings (defaults :data:`WARMUP_STEPS`,
             :data:`NUM_SAMPLES`, :data:`THINNING`).
         threads: CPU threads for JAX (see the module docstring); None = JAX's default.
@@ -115,7 +126,7 @@ class SaasOptimiser(GPOptimiser):
             param_fn=param_fn,
             reference=reference,
             n_candidates=n_candidates,
-            mc_samples=mc_samples,
+            mc_samples=SAAS_MC_SAMPLES if mc_samples is None else mc_samples,
         )
         for name, value in (("warmup_steps", warmup_steps), ("num_samples", num_samples), ("thinning", thinning)):
             if value < 1:
