@@ -170,7 +170,7 @@ def test_trial_table_and_surrogate(tmp_path) -> None:
     fit = cross_validate(table, "random_forest", folds=4)
     assert fit.n == 80 and fit.r2 > 0.7 and fit.spearman > 0.8, fit
     problem = SurrogateProblem(table)
-    assert problem.name == "surrogate-toy-task" and problem.noise_std == 0.005
+    assert problem.name == "surrogate-toy-task-80" and problem.noise_std == 0.005
     hi = PeftConfig(layers=(False, False, False, True), parallel=16)
     lo = PeftConfig(layers=(True, False, False, False), serial=1)
     assert problem.true_score(hi) > problem.true_score(lo) + 0.1

@@ -270,7 +270,8 @@ class SurrogateProblem(Problem):
         self.space = table.search_space
         self.model = model
         self.noise_std = float(table.seed_std if noise_std is None else noise_std)
-        self.name = f"surrogate-{table.source.get('task', 'table').replace('/', '-')}"
+        # the table's size is part of the name: runs on a grown table are another benchmark
+        self.name = f"surrogate-{table.source.get('task', 'table').replace('/', '-')}-{len(table.scores)}"
         X = features(self.space, [PeftConfig.from_dict(c) for c in table.configs])
         self._regressor = _regressor(model, seed).fit(X, np.asarray(table.scores))
         self._cache: dict[str, float] = {}

@@ -160,8 +160,10 @@ def run_all(
     init_trials: int = 10,
     optimiser_kwargs: dict[str, dict[str, Any]] | None = None,
     echo: Callable[[str], None] = print,
+    saved_only: bool = False,
 ) -> list[RunRecord]:
-    """Every (variant, seed) run not yet saved in ``out_dir``; returns all runs of ``variants x seeds``.
+    """Every (variant, seed) run not yet saved in ``out_dir``; returns all runs of ``variants x seeds``
+    (with ``saved_only``, runs nothing and returns the saved ones).
 
     A saved run made with other settings (trials, batch, initial design) is refused rather than mixed in.
     """
@@ -179,6 +181,8 @@ def run_all(
                         f"init_trials={record.init_trials}: delete it or use another output directory"
                     )
                 records.append(record)
+                continue
+            if saved_only:
                 continue
             kwargs = (optimiser_kwargs or {}).get(variant, {})
             record = run_one(
