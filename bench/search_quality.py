@@ -134,6 +134,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     # TPE's random start-up) would replay that search and be credited with the surrogate's training
     # points, where the surrogate is most optimistic. Table problems therefore use seeds 1000, 1001, ...
     first = 0 if args.problem == "synthetic" else TABLE_SEED_OFFSET
+    if args.first_seed is not None:  # e.g. a second process working down the seeds from the other end
+        first = args.first_seed
     seeds = list(range(first, first + args.seeds))
     started = time.perf_counter()
     print(f"{problem.name}: {len(problem.space.dimensions)} dimensions, noise std {problem.noise_std:.4f}", flush=True)
@@ -188,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trials", type=int, default=100)
     p.add_argument("--batch", type=int, default=5)
     p.add_argument("--init-trials", type=int, default=10)
+    p.add_argument("--first-seed", type=int, default=None, help="default 0 (synthetic) or 1000 (tables)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=None)
     p.add_argument("--summary-only", action="store_true", help="summarise the saved runs; run nothing")

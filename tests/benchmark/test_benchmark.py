@@ -81,6 +81,8 @@ def test_runs_are_saved_skipped_on_rerun_and_settings_checked(tmp_path, monkeypa
     monkeypatch.setattr(runner_module, "run_one", boom)
     again = run_all(p, ["random", "tpe"], [0, 1], tmp_path, trials=10, batch=5, echo=lambda s: None)
     assert [r.hypervolume for r in again] == [r.hypervolume for r in first]
+    saved = run_all(p, ["random", "nsga2"], [0, 1, 2], tmp_path, trials=10, batch=5, saved_only=True)
+    assert [(r.variant, r.seed) for r in saved] == [("random", 0), ("random", 1)]  # nothing run
     with pytest.raises(ValueError, match="batch=5"):
         run_all(p, ["random"], [0], tmp_path, trials=10, batch=2, echo=lambda s: None)
     assert RunRecord.load(tmp_path / "tpe-seed1.json") == first[3]
