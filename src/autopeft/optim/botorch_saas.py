@@ -38,8 +38,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from botorch.models.fully_bayesian import SaasFullyBayesianSingleTaskGP
@@ -47,8 +47,8 @@ from botorch.models.transforms.outcome import Standardize
 
 from autopeft.errors import UserError
 from autopeft.objectives import DEFAULT_OBJECTIVES, Objective
-from autopeft.optim.botorch_gp import DEFAULT_INIT_TRIALS, GPOptimiser
-from autopeft.space import PeftConfig, SearchSpace
+from autopeft.optim.botorch_gp import GPOptimiser
+from autopeft.space import SearchSpace
 
 #: NUTS settings (BoTorch's SAAS tutorial): burn-in steps, samples drawn, keep every ``thinning``-th.
 WARMUP_STEPS = 256
@@ -94,7 +94,8 @@ class SaasOptimiser(GPOptimiser):
     """Bayesian optimisation with SAAS fully-Bayesian GPs (see the module docstring).
 
     Args:
-        space, seed, objectives, init_trials, param_fn, reference, n_candidates: as
+        space, seed, objectives: as :class:`~autopeft.optim.botorch_gp.GPOptimiser`.
+        gp_options: ``init_trials``, ``param_fn``, ``reference``, ``n_candidates``: as
             :class:`~autopeft.optim.botorch_gp.GPOptimiser`.
         mc_samples: Monte-Carlo samples per hyperparameter sample; default :data:`SAAS_MC_SAMPLES`.
         warmup_steps, num_samples, thinning: NUTS settings (defaults :data:`WARMUP_STEPS`,
@@ -108,26 +109,15 @@ class SaasOptimiser(GPOptimiser):
         seed: int = 0,
         objectives: tuple[Objective, ...] = DEFAULT_OBJECTIVES,
         *,
-        init_trials: int = DEFAULT_INIT_TRIALS,
-        param_fn: Callable[[PeftConfig], float] | None = None,
-        reference: Sequence[float] | None = None,
-        n_candidates: int | None = None,
         mc_samples: int | None = None,
         warmup_steps: int = WARMUP_STEPS,
         num_samples: int = NUM_SAMPLES,
         thinning: int = THINNING,
         threads: int | None = None,
+        **gp_options: Any,
     ) -> None:
-        super().__init__(
-            space,
-            seed,
-            objectives,
-            init_trials=init_trials,
-            param_fn=param_fn,
-            reference=reference,
-            n_candidates=n_candidates,
-            mc_samples=SAAS_MC_SAMPLES if mc_samples is None else mc_samples,
-        )
+        mc = SAAS_MC_SAMPLES if mc_samples is None else mc_samples
+        super().__init__(space, seed, objectives, mc_samples=mc, **gp_options)
         for name, value in (("warmup_steps", warmup_steps), ("num_samples", num_samples), ("thinning", thinning)):
             if value < 1:
                 raise ValueError(f"{name}={value}: must be >= 1")
