@@ -38,8 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     from autopeft.models import BaseModel
     from autopeft.space import PeftConfig
     from autopeft.study.search import open_results
-    from autopeft.tasks import load_task
-    from autopeft.train.data import carve_splits, prepare_data
+    from autopeft.train.data import prepare_data
     from autopeft.train.trainer import run_trial
 
     if args.threads:
@@ -56,16 +55,8 @@ def main(argv: list[str] | None = None) -> int:
             done[(row["config"], row["seed"])] = row["score"]
     todo = [(r, s) for r in chosen for s in seeds if (PeftConfig.from_dict(r.config).key(), s) not in done]
     if todo:
-        task = load_task(
-            settings.task,
-            settings.data_dir,
-            text_columns=settings.text_columns,
-            label_column=settings.label_column,
-            task_kind=settings.task_kind,
-        )
         base = BaseModel.load(settings.model)
-        splits = carve_splits(task, settings.budget, settings.seed)
-        data = prepare_data(task, base.tokenizer, settings.budget, settings.seed, splits=splits)
+        data = prepare_data(settings.load_task(), base.tokenizer, settings.budget, settings.seed)
         for i, (r, seed) in enumerate(todo, 1):
             config = PeftConfig.from_dict(r.config)
             res = run_trial(base, data, config, settings.budget, seed=seed, device=settings.device)

@@ -243,10 +243,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from autopeft.analysis import format_summary, summarise, trials_table
-    from autopeft.analysis.hypervolume import default_reference, hypervolume_curve
-    from autopeft.study.search import open_results
+    from autopeft.analysis.hypervolume import hypervolume_curve
+    from autopeft.study.search import open_search
 
-    settings, results = open_results(args.dir)
+    opened = open_search(args.dir)
+    settings, results, reference = opened.settings, opened.results, opened.reference
     objectives = settings.objective_list
     print(
         f"search of {settings.model} on {settings.task} ({settings.optimizer}, {settings.space} space), "
@@ -255,10 +256,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(trials_table(results))
     print()
     print(format_summary(summarise(results, objectives)))
-    first = next((r for r in results if r.ok), None)
-    try:
-        reference = default_reference(objectives, settings.reference, first=first)
-    except ValueError:
+    if reference is None:
         print("hypervolume: none yet (no trial has completed)")
     else:
         hv = float(hypervolume_curve(results, objectives, reference)[-1]) if results else 0.0

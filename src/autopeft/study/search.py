@@ -37,7 +37,7 @@ from autopeft.objectives import OBJECTIVES, Objective, parse_objectives
 from autopeft.optim import MODEL_BASED, OPTIMISERS, make_optimiser
 from autopeft.space import SPACES, SearchSpace
 from autopeft.study.ledger import STUDY_NAME, Ledger
-from autopeft.tasks import load_task, majority_score, resolve_data_dir
+from autopeft.tasks import TaskData, load_task, majority_score, resolve_data_dir
 from autopeft.train.budget import Budget
 from autopeft.train.data import carve_splits, prepare_data
 from autopeft.train.result import TrialResult
@@ -151,6 +151,16 @@ class SearchSettings:
     def objective_list(self) -> tuple[Objective, ...]:
         return tuple(OBJECTIVES[n] for n in self.objectives)
 
+    def load_task(self) -> TaskData:
+        """The task of these settings (registry name or local file, with its column settings)."""
+        return load_task(
+            self.task,
+            self.data_dir,
+            text_columns=self.text_columns,
+            label_column=self.label_column,
+            task_kind=self.task_kind,
+        )
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SearchSettings:
         data = dict(data)
@@ -219,10 +229,13 @@ def _fixed_reference(
     objectives: tuple[Objective, ...],
     overrides: dict[str, float] | None,
     results: list[TrialResult],
+    *,
+    record: bool = True,
 ) -> np.ndarray | None:
     """The study's hypervolume reference point: the one recorded in the ledger, else
-    :func:`default_reference` with the user's ``overrides`` (recorded once it can be computed: a
-    measured cost needs the first complete trial). None while it cannot be computed yet."""
+    :func:`default_reference` with the user's ``overrides`` (recorded, unless ``record`` is False, once
+    it can be computed: a measured cost needs the first complete trial). None while it cannot be
+    computed yet."""
     recorded = ledger.get_reference()
     if recorded is not None:
         return np.asarray(recorded, dtype=float)
@@ -231,7 +244,8 @@ def _fixed_reference(
         reference = default_reference(objectives, overrides, first=first)
     except ValueError:
         return None
-    ledger.set_reference(reference.tolist())
+    if record:
+        ledger.set_reference(reference.tolist())
     return reference
 
 
@@ -310,13 +324,7 @@ def run_search(
     # Everything that can be wrong is checked before anything is written.
     model_config = base.config if base is not None else load_model_config(settings.model)
     space = SearchSpace.for_model_config(settings.space, model_config)
-    task = load_task(
-        settings.task,
-        settings.data_dir,
-        text_columns=settings.text_columns,
-        label_column=settings.label_column,
-        task_kind=settings.task_kind,
-    )
+    task = settings.load_task()
     echo(f"task {task.spec.name}: {len(task.train)} training examples; metric {task.spec.main_metric}")
     echo(f"search space {space.name!r}: {len(space.dimensions)} dimensions, {space.size:,} valid configurations")
     splits = carve_splits(task, settings.budget, settings.seed)
@@ -414,13 +422,37 @@ def run_search(
     return SearchOutcome(out_dir=out_dir, results=results, majority=majority)
 
 
-def open_results(out_dir: str | Path) -> tuple[SearchSettings, list[TrialResult]]:
-    """Settings and finished trials of the search in ``out_dir`` (nothing is run or written)."""
+@dataclass(frozen=True)
+class OpenedSearch:
+    """A search directory read back (nothing run or written).
+
+    Args:
+        settings: its settings.
+        results: its finished trials, in trial-number order.
+        reference: its hypervolume reference point (the one the search recorded; for a search that
+            recorded none, the default); None while no trial has completed and a cost needs one.
+    """
+
+    settings: SearchSettings
+    results: list[TrialResult]
+    reference: np.ndarray | None
+
+
+def open_search(out_dir: str | Path) -> OpenedSearch:
+    """Settings, finished trials and reference point of the search in ``out_dir``."""
     out_dir = Path(out_dir)
     settings = load_settings(out_dir)
     storage = settings.storage or default_storage(out_dir)
     try:
-        ledger = Ledger.load(storage, settings.study_name or STUDY_NAME)
+        ledger = Ledger.load(storage, settings.study_name or STUDY_NAME, settings.objective_list)
     except KeyError as exc:
         raise UserError("DIR", str(out_dir), "its ledger holds no trials yet", "run the search first") from exc
-    return settings, ledger.results()
+    results = ledger.results()
+    reference = _fixed_reference(ledger, settings.objective_list, settings.reference, results, record=False)
+    return OpenedSearch(settings, results, reference)
+
+
+def open_results(out_dir: str | Path) -> tuple[SearchSettings, list[TrialResult]]:
+    """Settings and finished trials of the search in ``out_dir`` (nothing is run or written)."""
+    opened = open_search(out_dir)
+    return opened.settings, opened.results
