@@ -20,13 +20,17 @@ import json
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from autopeft.space import MODULES, PeftConfig, SearchSpace
 from autopeft.train.result import TrialResult
+
+if TYPE_CHECKING:
+    from autopeft.build import ParamTable
 
 
 class Problem(ABC):
@@ -60,6 +64,10 @@ class Problem(ABC):
             metric="accuracy",
             params_pct=self.params_pct(config),
         )
+
+    def prime(self, configs: list[PeftConfig]) -> None:
+        """Prepare scores of many configurations at once (a no-op unless scoring is cheaper in bulk)."""
+        return None
 
     def every_config(self) -> list[PeftConfig]:
         """Every valid configuration of the space (for the best attainable front; spaces of ~10^5)."""
@@ -174,10 +182,19 @@ class TrialTable:
     def search_space(self) -> SearchSpace:
         return SearchSpace.from_dict(self.space)
 
+    @cached_property
+    def param_table(self) -> ParamTable:
+        """The measured counts as the :class:`~autopeft.build.ParamTable` that a search uses."""
+        from autopeft.build import ParamTable  # adapters/transformers load only when a table is used
+
+        per_layer = {}
+        for key, count in self.params_per_layer.items():
+            module, size = key.split(":")
+            per_layer[(module, int(size))] = count
+        return ParamTable(per_layer=per_layer, backbone=self.backbone)
+
     def params_pct(self, config: PeftConfig) -> float:
-        on = len(config.active_layers)
-        total = sum(self.params_per_layer[f"{m}:{int(getattr(config, m))}"] * on for m in config.active_modules)
-        return 100.0 * total / self.backbone
+        return self.param_table.pct(config)
 
     def write_csv(self, path: str | Path) -> None:
         space = self.search_space

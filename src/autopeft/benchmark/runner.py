@@ -26,6 +26,7 @@ from autopeft.benchmark.problems import Problem
 from autopeft.objectives import DEFAULT_OBJECTIVES
 from autopeft.optim import make_optimiser
 from autopeft.optim.base import Optimiser
+from autopeft.space import PeftConfig
 from autopeft.train.result import TrialResult
 
 #: Benchmark variants: ``--optimizer`` names, plus ``gp-paramgp``: the ``gp`` optimiser modelling the
@@ -125,7 +126,6 @@ def run_one(
             for r, c in zip(results, configs, strict=True)
         ]
     curve = hypervolume_curve(truth, DEFAULT_OBJECTIVES, reference)
-    from autopeft.space import PeftConfig
 
     return RunRecord(
         problem=problem.name,
@@ -295,8 +295,7 @@ def summarise_runs(
 def best_hypervolume(problem: Problem) -> float:
     """Hypervolume of the true front of the whole space (every valid configuration evaluated)."""
     configs = problem.every_config()
-    if hasattr(problem, "prime"):
-        problem.prime(configs)
+    problem.prime(configs)
     points = np.asarray([[problem.true_score(c), problem.params_pct(c)] for c in configs])
     return hypervolume(points, [o.direction for o in DEFAULT_OBJECTIVES], default_reference(DEFAULT_OBJECTIVES))
 
