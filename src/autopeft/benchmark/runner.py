@@ -36,19 +36,15 @@ VARIANTS = ("saas", "gp", "gp-paramgp", "random", "nsga2", "tpe")
 
 def build_optimiser(variant: str, problem: Problem, seed: int, init_trials: int, **kwargs: Any) -> Optimiser:
     """The optimiser of a benchmark variant (see :data:`VARIANTS`)."""
-    if variant == "gp-paramgp":
-        from autopeft.optim.botorch_gp import GPOptimiser
-
-        return GPOptimiser(problem.space, seed=seed, init_trials=init_trials, param_fn=None, **kwargs)
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}: use one of {VARIANTS}")
-    if variant in ("saas", "gp"):
-        from autopeft.optim.botorch_gp import GPOptimiser
-        from autopeft.optim.botorch_saas import SaasOptimiser
+    if variant in ("random", "nsga2", "tpe"):
+        return make_optimiser(variant, problem.space, seed=seed)
+    from autopeft.optim import GPOptimiser, SaasOptimiser
 
-        cls = SaasOptimiser if variant == "saas" else GPOptimiser
-        return cls(problem.space, seed=seed, init_trials=init_trials, param_fn=problem.params_pct, **kwargs)
-    return make_optimiser(variant, problem.space, seed=seed)
+    cls = SaasOptimiser if variant == "saas" else GPOptimiser
+    param_fn = None if variant == "gp-paramgp" else problem.params_pct
+    return cls(problem.space, seed=seed, init_trials=init_trials, param_fn=param_fn, **kwargs)
 
 
 @dataclass(frozen=True)
