@@ -246,6 +246,7 @@ def test_a_user_reference_point_is_used_and_part_of_the_search(tmp_path, toy_csv
         ({"reference": {"time": 10.0}}, "--reference"),
         ({"reference": {"score": float("nan")}}, "--reference"),
         ({"optimizer": "bogus"}, "--optimizer"),
+        ({"optimizer_seed": -1}, "--optimizer-seed"),
     ],
 )
 def test_bad_search_settings_name_the_flag(toy_csv, kw, field):
@@ -261,3 +262,16 @@ def test_saas_is_the_default_and_runs_its_initial_design(tmp_path, toy_csv, tiny
                          base=tiny_bert)  # fmt: skip
     assert len(outcome.results) == 2 and all(r.ok for r in outcome.results)
     assert any("measuring the parameter count" in line for line in lines)
+
+
+def test_optimizer_seed_changes_proposals_not_data_or_trial_seeds(tmp_path, toy_csv, tiny_bert):
+    """Repeats of a search with other optimiser seeds stay comparable: every trial keeps the search's
+    seed (data split and order, module initialisation); only the proposals change."""
+    runs = {}
+    for name, kw in {"a": {}, "b": {"optimizer_seed": 0}, "c": {"optimizer_seed": 5}}.items():
+        outcome = run_search(_settings(toy_csv, trials=3, **kw), tmp_path / name, echo=lambda s: None, base=tiny_bert)
+        runs[name] = outcome.results
+    configs = {k: [r.config for r in v] for k, v in runs.items()}
+    assert configs["a"] == configs["b"]  # optimizer_seed None = seed
+    assert configs["a"] != configs["c"]
+    assert all(r.seed == 0 for r in runs["c"])

@@ -78,6 +78,9 @@ class SearchSettings:
         trials: trials to finish in total (complete + failed); a resumed search runs the rest.
         seed: seeds the optimiser, the data split and every trial (the same for all trials, so that
             configurations are compared on the same data order).
+        optimizer_seed: seeds the optimiser alone; None = ``seed``. Repeating a search with other
+            optimiser seeds keeps its data and trial seeds, so that the trials of all repeats are
+            comparable (as in a benchmark of optimisers on real trials).
         budget: the trial budget.
         objectives: objective names (:func:`~autopeft.objectives.parse_objectives`): ``score,params``
             or ``score,params,time|memory``.
@@ -102,6 +105,7 @@ class SearchSettings:
     batch: int = 1
     trials: int = 20
     seed: int = 0
+    optimizer_seed: int | None = None
     budget: Budget = field(default_factory=Budget)
     objectives: tuple[str, ...] = ("score", "params")
     reference: dict[str, float] | None = None
@@ -119,6 +123,12 @@ class SearchSettings:
             raise UserError("--trials", self.trials, "must be a positive whole number", "use e.g. --trials 20")
         if self.init_trials is not None and (isinstance(self.init_trials, bool) or self.init_trials < 0):
             raise UserError("--init-trials", self.init_trials, "must be 0 or more", "use e.g. --init-trials 10")
+        if self.optimizer_seed is not None and (
+            isinstance(self.optimizer_seed, bool) or not isinstance(self.optimizer_seed, int) or self.optimizer_seed < 0
+        ):
+            raise UserError(
+                "--optimizer-seed", self.optimizer_seed, "must be a whole number >= 0", "use e.g. --optimizer-seed 1"
+            )
         if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1:
             raise UserError("--batch", self.batch, "must be a positive whole number", "use e.g. --batch 4")
         objectives = parse_objectives(self.objectives)
@@ -357,7 +367,7 @@ def run_search(
     optimiser = make_optimiser(
         settings.optimizer,
         space,
-        seed=settings.seed,
+        seed=settings.seed if settings.optimizer_seed is None else settings.optimizer_seed,
         objectives=objectives,
         init_trials=settings.init_trials,
         param_fn=param_fn,
