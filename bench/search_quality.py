@@ -50,31 +50,61 @@ def cmd_table(args: argparse.Namespace) -> int:
     from autopeft.space import PeftConfig, SearchSpace
     from autopeft.study.search import open_results
 
-    settings, results = open_results(args.dir)
-    complete = [r for r in results if r.ok]
-    base = BaseModel.load(settings.model)
-    space = SearchSpace.for_model_config(settings.space, base.config)
+    parts = [(d, *open_results(d)) for d in args.dirs]
+    first = parts[0][1]
+    # One table = one task, space, budget and trial seed; the searches may differ in optimiser seed
+    # and device (and in the model's path: the same MiniLM packed for a GPU machine).
+    for d, settings, _ in parts[1:]:
+        for name in ("task", "space", "seed", "budget"):
+            if getattr(settings, name) != getattr(first, name):
+                raise SystemExit(f"{d}: {name} {getattr(settings, name)} differs from {args.dirs[0]}'s")
+    base = BaseModel.load(first.model)
+    space = SearchSpace.for_model_config(first.space, base.config)
     measured = ParamTable.measure(base.backbone, space)
-    for r in complete:  # the table's exact counts agree with the trials' own measurements
-        expected = measured.params(PeftConfig.from_dict(r.config))
-        if expected != r.peft_params:
-            raise SystemExit(f"trial {r.number}: measured {r.peft_params} params, table says {expected}")
+    configs: list[dict] = []
+    scores: list[float] = []
+    seen: set[str] = set()
+    sources = []
+    for d, settings, results in parts:
+        complete = [r for r in results if r.ok]
+        duplicates = 0
+        for r in complete:
+            expected = measured.params(PeftConfig.from_dict(r.config))
+            if expected != r.peft_params:  # the table's exact counts agree with the trials' own measurements
+                raise SystemExit(f"{d} trial {r.number}: measured {r.peft_params} params, table says {expected}")
+            key = json.dumps(r.config, sort_keys=True)
+            if key in seen:  # a configuration measured twice keeps its first trial
+                duplicates += 1
+                continue
+            seen.add(key)
+            configs.append(r.config)
+            scores.append(float(r.score))
+        sources.append(
+            {
+                "dir": str(d),
+                "model": settings.model,
+                "optimizer": settings.optimizer,
+                "optimizer_seed": settings.optimizer_seed,
+                "device": settings.device,
+                "trials_total": len(results),
+                "trials_failed": len(results) - len(complete),
+                "duplicates_dropped": duplicates,
+            }
+        )
     noise = json.loads(Path(args.seed_noise).read_text())
     table = TrialTable(
         space=space.to_dict(),
-        configs=tuple(r.config for r in complete),
-        scores=tuple(float(r.score) for r in complete),
+        configs=tuple(configs),
+        scores=tuple(scores),
         params_per_layer={f"{m}:{s}": n for (m, s), n in measured.per_layer.items()},
         backbone=measured.backbone,
         seed_std=float(noise["median_std"]),
         source={
-            "model": settings.model,
-            "task": settings.task,
-            "optimizer": settings.optimizer,
-            "seed": settings.seed,
-            "budget": settings.budget.to_dict(),
-            "trials_total": len(results),
-            "trials_failed": len(results) - len(complete),
+            "model": first.model,
+            "task": first.task,
+            "seed": first.seed,
+            "budget": first.budget.to_dict(),
+            "searches": sources,
             "seed_noise": noise,
             "command": args.command_line,
         },
@@ -83,7 +113,12 @@ def cmd_table(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(table.to_json())
     table.write_csv(out.with_suffix(".csv"))
-    print(f"wrote {out} and {out.with_suffix('.csv')}: {len(complete)} complete trials, seed std {table.seed_std:.4f}")
+    print(f"wrote {out} and {out.with_suffix('.csv')}: {len(configs)} trials, seed std {table.seed_std:.4f}")
+    for src in sources:
+        print(
+            f"  {src['dir']}: {src['trials_total']} trials ({src['trials_failed']} failed, "
+            f"{src['duplicates_dropped']} duplicates dropped), {src['device']}"
+        )
     return 0
 
 
@@ -172,8 +207,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("table", help="a table of real trials from a search directory")
-    p.add_argument("dir")
+    p = sub.add_parser("table", help="a table of real trials from search directories (same task, space, budget, seed)")
+    p.add_argument("dirs", nargs="+")
     p.add_argument("--seed-noise", required=True, help="JSON written by bench/seed_noise.py for this directory")
     p.add_argument("--out", required=True)
     p = sub.add_parser("surrogate", help="cross-validate the surrogate models on a table")
@@ -185,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--surrogate", default="best", help="regression model of a table problem (default: best cross-validated R2)"
     )
-    p.add_argument("--variants", default="saas,gp,gp-paramgp,random,nsga2,tpe")
+    p.add_argument("--variants", default="saas,saas-map,gp,gp-paramgp,random,nsga2,tpe")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--trials", type=int, default=100)
     p.add_argument("--batch", type=int, default=5)
