@@ -21,7 +21,7 @@ from test_optim_gp import exact_params, random_results
 
 from autopeft.errors import UserError
 from autopeft.objectives import PARAMS, SCORE, TIME
-from autopeft.optim import OPTIMISERS, SaasOptimiser, botorch_saas, make_optimiser
+from autopeft.optim import OPTIMISERS, MapSaasOptimiser, SaasOptimiser, botorch_saas, make_optimiser
 from autopeft.train.result import TrialResult
 
 CHEAP = {"warmup_steps": 16, "num_samples": 16, "thinning": 8, "n_candidates": 100, "mc_samples": 16}
@@ -112,3 +112,53 @@ def test_a_third_measured_objective() -> None:
     batch = opt.ask(2)
     assert opt.last_ask_model_steps == 2 and len(set(keys(batch))) == 2
     assert all(math.isfinite(exact_params(c)) for c in batch)
+
+
+# --- saas-map: the SAAS prior fitted by MAP (an ensemble over shrinkage scales), no NUTS ---------
+
+
+def saas_map(seed: int = 0, **kwargs) -> MapSaasOptimiser:
+    return MapSaasOptimiser(SMALL, seed=seed, init_trials=4, param_fn=exact_params, n_candidates=100, **kwargs)
+
+
+def test_saas_map_is_registered_with_its_defaults() -> None:
+    assert "saas-map" in OPTIMISERS
+    opt = make_optimiser("saas-map", SMALL, seed=2, init_trials=3, param_fn=exact_params)
+    assert isinstance(opt, MapSaasOptimiser)
+    assert (opt.seed, opt.init_trials, opt.num_taus) == (2, 3, botorch_saas.MAP_NUM_TAUS)
+    with pytest.raises(ValueError, match="num_taus"):
+        saas_map(num_taus=0)
+
+
+def test_saas_map_fits_one_map_gp_per_shrinkage_scale() -> None:
+    from botorch.models.map_saas import EnsembleMapSaasSingleTaskGP
+
+    opt = saas_map(num_taus=3)
+    X = torch.rand(10, 4, dtype=torch.float64)
+    y = X[:, 0] * 2.0 + 0.01 * torch.randn(10, dtype=torch.float64)
+    gp = opt._fit_gp(0, X, y)
+    assert isinstance(gp, EnsembleMapSaasSingleTaskGP)
+    assert gp.taus.shape == (3,)
+    mean = gp.posterior(X[:4]).mixture_mean.squeeze(-1)
+    assert mean.shape == (4,)
+    assert torch.allclose(mean, y[:4], atol=0.2)  # the fitted ensemble interpolates its (nearly noise-free) data
+
+
+def test_saas_map_proposals_keep_the_contract_and_repeat_with_the_seed() -> None:
+    told = random_results(SMALL, 8, seed=5, fail_every=4)
+    nan = dataclasses.replace(told[1], status="failed", score=None, error="loss is NaN")
+    told = [told[0], nan, *told[2:]]
+    pending = [SMALL.sample(np.random.default_rng(9))]
+    seen = {_cfg(r).key() for r in told} | set(keys(pending))
+    state = torch.random.get_rng_state()
+    batches = []
+    for _ in range(2):
+        opt = saas_map(seed=1)
+        opt.tell(told)
+        batch = opt.ask(3, pending=pending)
+        assert opt.last_ask_model_steps == 3
+        assert_valid_members(SMALL, batch)
+        assert len(set(keys(batch))) == 3 and not set(keys(batch)) & seen
+        batches.append(keys(batch))
+    assert batches[0] == batches[1]
+    assert torch.equal(torch.random.get_rng_state(), state)

@@ -31,7 +31,7 @@ from autopeft.train.result import TrialResult
 
 #: Benchmark variants: ``--optimizer`` names, plus ``gp-paramgp``: the ``gp`` optimiser modelling the
 #: parameter share with a GP (as the paper's code did) instead of looking the exact value up.
-VARIANTS = ("saas", "gp", "gp-paramgp", "random", "nsga2", "tpe")
+VARIANTS = ("saas", "saas-map", "gp", "gp-paramgp", "random", "nsga2", "tpe")
 
 
 def build_optimiser(variant: str, problem: Problem, seed: int, init_trials: int, **kwargs: Any) -> Optimiser:
@@ -40,9 +40,9 @@ def build_optimiser(variant: str, problem: Problem, seed: int, init_trials: int,
         raise ValueError(f"unknown variant {variant!r}: use one of {VARIANTS}")
     if variant in ("random", "nsga2", "tpe"):
         return make_optimiser(variant, problem.space, seed=seed)
-    from autopeft.optim import GPOptimiser, SaasOptimiser
+    from autopeft.optim import GPOptimiser, MapSaasOptimiser, SaasOptimiser
 
-    cls = SaasOptimiser if variant == "saas" else GPOptimiser
+    cls = {"saas": SaasOptimiser, "saas-map": MapSaasOptimiser}.get(variant, GPOptimiser)
     param_fn = None if variant == "gp-paramgp" else problem.params_pct
     return cls(problem.space, seed=seed, init_trials=init_trials, param_fn=param_fn, **kwargs)
 

@@ -13,13 +13,13 @@ from autopeft.space import PeftConfig, SearchSpace
 
 if TYPE_CHECKING:
     from autopeft.optim.botorch_gp import GPOptimiser
-    from autopeft.optim.botorch_saas import SaasOptimiser
+    from autopeft.optim.botorch_saas import MapSaasOptimiser, SaasOptimiser
 
 #: ``--optimizer`` names; the first is the default.
-OPTIMISERS = ("saas", "gp", "random", "nsga2", "tpe")
+OPTIMISERS = ("saas", "saas-map", "gp", "random", "nsga2", "tpe")
 
 #: Optimisers that model the objectives and use the exact parameter objective of any configuration.
-MODEL_BASED = ("saas", "gp")
+MODEL_BASED = ("saas", "saas-map", "gp")
 
 
 def make_optimiser(
@@ -49,8 +49,10 @@ def make_optimiser(
         common = {"objectives": objectives, "init_trials": init, "param_fn": param_fn, "reference": reference}
         if name == "gp":
             return GPOptimiser(space, seed=seed, **common)
-        from autopeft.optim.botorch_saas import SaasOptimiser
+        from autopeft.optim.botorch_saas import MapSaasOptimiser, SaasOptimiser
 
+        if name == "saas-map":
+            return MapSaasOptimiser(space, seed=seed, **common)
         return SaasOptimiser(space, seed=seed, threads=threads, **common)
     raise UserError("--optimizer", name, "unknown optimiser", f"use one of {list(OPTIMISERS)}")
 
@@ -60,10 +62,10 @@ def __getattr__(name: str) -> Any:
         from autopeft.optim.botorch_gp import GPOptimiser
 
         return GPOptimiser
-    if name == "SaasOptimiser":
-        from autopeft.optim.botorch_saas import SaasOptimiser
+    if name in ("SaasOptimiser", "MapSaasOptimiser"):
+        from autopeft.optim import botorch_saas
 
-        return SaasOptimiser
+        return getattr(botorch_saas, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -71,6 +73,7 @@ __all__ = [
     "MODEL_BASED",
     "OPTIMISERS",
     "GPOptimiser",
+    "MapSaasOptimiser",
     "Optimiser",
     "OptunaOptimiser",
     "SaasOptimiser",
