@@ -17,7 +17,7 @@ OUT=${OUT:-/tmp/out}
 G=/tmp/g
 rm -rf "$G" runs/gpu-* && mkdir -p "$G" "$OUT" runs
 tar -xJf .gpu/site.tar.xz -C "$G"
-tar -xJf .gpu/sst2.tar.xz -C "$G"
+tar -xJf .gpu/glue.tar.xz -C "$G"
 cp -r .gpu/model "$G/model" && xz -d "$G/model/model.safetensors.xz"
 export PYTHONPATH="$G/site:$PWD/src" PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || [ "$DEVICE" = cpu ]
