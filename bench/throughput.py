@@ -171,8 +171,8 @@ def project_trial(model_name: str, task, config, budget, seed: int, device: str)
     """A whole trial of the project's loop, the model and data loaded once (as a search does; the
     load is timed apart since a search pays it once)."""
     from autopeft.models import BaseModel
-    from autopeft.train.trainer import run_trial
     from autopeft.train.data import prepare_data
+    from autopeft.train.trainer import run_trial
 
     t0 = time.perf_counter()
     base = BaseModel.load(model_name)
