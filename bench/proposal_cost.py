@@ -71,14 +71,20 @@ def main(argv: list[str] | None = None) -> int:
                 }
                 rows.append(row)
                 print(
-                    f"{name:5s}  d={row['dimensions']:2d}  observed={n_obs:3d}  batch={q}  "
+                    f"{name:8s}  d={row['dimensions']:2d}  observed={n_obs:3d}  batch={q}  "
                     + "  ".join(f"{t:6.1f}" for t in times)
                     + " s",
                     flush=True,
                 )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"threads": args.threads, "machine": platform.machine(), "cpus": os.cpu_count(), "python": sys.version}
+    meta = {
+        "threads": args.threads,
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_average_1min_at_end": os.getloadavg()[0],  # other processes on the machine while it ran
+        "python": sys.version,
+    }
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     print(f"wrote {out}")
     return 0
