@@ -64,22 +64,28 @@ def test_compiled_programs_are_cached(monkeypatch, tmp_path) -> None:
     assert jax.config.jax_compilation_cache_dir is not None
 
 
-def test_model_proposals_keep_the_contract_and_repeat_with_the_seed() -> None:
-    told = random_results(SMALL, 8, seed=5, fail_every=4)  # 2 failed, 6 complete
+def _check_contract_and_seed(make, told: list[TrialResult]) -> None:
+    """Two optimisers from ``make()`` told ``told`` propose the same valid, distinct, unseen batch of 3
+    beside a pending configuration, and leave the global torch RNG alone."""
     pending = [SMALL.sample(np.random.default_rng(9))]
     seen = {_cfg(r).key() for r in told} | set(keys(pending))
     state = torch.random.get_rng_state()
     batches = []
     for _ in range(2):
-        opt = saas(seed=1)
+        opt = make()
         opt.tell(told)
         batch = opt.ask(3, pending=pending)
         assert opt.last_ask_model_steps == 3 and opt.last_ask_seconds > 0
         assert_valid_members(SMALL, batch)
         assert len(set(keys(batch))) == 3 and not set(keys(batch)) & seen
         batches.append(keys(batch))
-    assert batches[0] == batches[1]  # seeded: the same proposals, NUTS included
+    assert batches[0] == batches[1]  # seeded: the same proposals (NUTS or the ensemble's scales included)
     assert torch.equal(torch.random.get_rng_state(), state)  # the global torch RNG is left alone
+
+
+def test_model_proposals_keep_the_contract_and_repeat_with_the_seed() -> None:
+    told = random_results(SMALL, 8, seed=5, fail_every=4)  # 2 failed, 6 complete
+    _check_contract_and_seed(lambda: saas(seed=1), told)
 
 
 def _cfg(r: TrialResult):
@@ -147,18 +153,4 @@ def test_saas_map_fits_one_map_gp_per_shrinkage_scale() -> None:
 def test_saas_map_proposals_keep_the_contract_and_repeat_with_the_seed() -> None:
     told = random_results(SMALL, 8, seed=5, fail_every=4)
     nan = dataclasses.replace(told[1], status="failed", score=None, error="loss is NaN")
-    told = [told[0], nan, *told[2:]]
-    pending = [SMALL.sample(np.random.default_rng(9))]
-    seen = {_cfg(r).key() for r in told} | set(keys(pending))
-    state = torch.random.get_rng_state()
-    batches = []
-    for _ in range(2):
-        opt = saas_map(seed=1)
-        opt.tell(told)
-        batch = opt.ask(3, pending=pending)
-        assert opt.last_ask_model_steps == 3
-        assert_valid_members(SMALL, batch)
-        assert len(set(keys(batch))) == 3 and not set(keys(batch)) & seen
-        batches.append(keys(batch))
-    assert batches[0] == batches[1]
-    assert torch.equal(torch.random.get_rng_state(), state)
+    _check_contract_and_seed(lambda: saas_map(seed=1), [told[0], nan, *told[2:]])
