@@ -12,7 +12,7 @@ SPACE = SearchSpace.named("paper", 3, 16)
 
 
 def test_names() -> None:
-    assert set(OPTIMISERS) == {"saas", "gp", "random", "nsga2", "tpe"}
+    assert set(OPTIMISERS) == {"saas", "saas-map", "gp", "random", "nsga2", "tpe"}
     assert OPTIMISERS[0] == "saas"  # the default
     assert len(set(OPTIMISERS)) == len(OPTIMISERS)
 
