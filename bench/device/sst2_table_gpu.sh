@@ -15,12 +15,8 @@ DEVICE=${DEVICE:-cuda}
 THREADS=${THREADS:-2}
 OUT=${OUT:-/tmp/out}
 G=/tmp/g
-rm -rf "$G" runs/gpu-* && mkdir -p "$G" "$OUT" runs
-tar -xJf .gpu/site.tar.xz -C "$G"
-tar -xJf .gpu/glue.tar.xz -C "$G"
-cp -r .gpu/model "$G/model" && xz -d "$G/model/model.safetensors.xz"
-export PYTHONPATH="$G/site:$PWD/src" PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || [ "$DEVICE" = cpu ]
+rm -rf runs/gpu-* && mkdir -p runs
+source bench/device/unpack.sh
 python3 - "$G" <<'PY'
 import json, sys
 from pathlib import Path
@@ -53,5 +49,5 @@ done
 wait || true
 echo "searches ran $(( $(date +%s) - T0 )) s"
 for k in $(seq 0 $((PROCS - 1))); do echo "gpu-$k: $(grep -c '^\[trial' "runs/gpu-$k.log") trials started"; done
-tail -3 runs/gpu-1.log
+tail -3 "runs/gpu-$((PROCS - 1)).log"
 tar -czf "$OUT/runs.tgz" runs/gpu-*

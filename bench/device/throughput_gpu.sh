@@ -9,11 +9,6 @@ OUT=${OUT:-/tmp/out}
 DEVICE=${DEVICE:-cuda}
 STEPS=${STEPS:-50}
 G=/tmp/g
-rm -rf "$G" && mkdir -p "$G" "$OUT"
-tar -xJf .gpu/site.tar.xz -C "$G"
-tar -xJf .gpu/glue.tar.xz -C "$G"
-cp -r .gpu/model "$G/model" && xz -d "$G/model/model.safetensors.xz"
-export PYTHONPATH="$G/site:$PWD/src" PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || [ "$DEVICE" = cpu ]
+source bench/device/unpack.sh
 python3 bench/throughput.py --device "$DEVICE" --threads 2 --model "$G/model" --data-dir "$G" \
   --steps "$STEPS" --trial-val-examples 500 --out "$OUT/throughput_$DEVICE.json" ${EXTRA:-}

@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--optimizer",
         default=OPTIMISERS[0],
         choices=list(OPTIMISERS),
-        help=f"default {OPTIMISERS[0]} (the paper's SAAS GP, NUTS); saas-map fits the SAAS prior by MAP (~5x cheaper); "
+        help=f"default {OPTIMISERS[0]} (the paper's SAAS GP, NUTS); saas-map fits the SAAS prior by MAP (~7x cheaper); "
         "gp is a standard GP",
     )
     p.add_argument(
