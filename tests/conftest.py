@@ -146,3 +146,18 @@ def toy_search_args(tiny_model_dir, toy_csv):
         ]  # fmt: skip
 
     return make
+
+
+@pytest.fixture(scope="session")
+def cb_search(tmp_path_factory, tiny_model_dir, data_dir) -> Path:
+    """A finished 4-trial random search of the tiny BERT on superglue/cb."""
+    from autopeft.cli import main
+
+    out = tmp_path_factory.mktemp("cb-search") / "search"
+    args = [
+        "search", "--model", str(tiny_model_dir), "--task", "superglue/cb", "--data-dir", str(data_dir),
+        "--out", str(out), "--optimizer", "random", "--trials", "4", "--train-examples", "24",
+        "--val-examples", "24", "--max-length", "16", "--batch-size", "8", "--threads", "1",
+    ]  # fmt: skip
+    assert main(args) == 0
+    return out

@@ -102,35 +102,42 @@ def _belongs(param_name: str, adapter_name: str) -> bool:
     return f".{adapter_name}." in f".{param_name}."
 
 
-def _ejected_prefix_numel(model: Any, adapter_name: str) -> int:
-    """Parameters of the adapter's prefixes once their reparametrisation MLP is ejected (measured on
-    an ejected copy of the prefix modules; the model itself is left untouched)."""
-    total = 0
+def _deployed_numel(model: Any, adapter_name: str, trainable: dict[str, torch.Tensor]) -> int:
+    """Trainable parameters of one adapter as deployed: every prefix reparametrisation MLP is replaced
+    by the prefixes it produces (measured on an ejected copy of the prefix modules; the model itself is
+    left untouched). Works for plain adapters and for unions (MAM, UniPELT) alike."""
+    numel = sum(p.numel() for n, p in trainable.items() if _belongs(n, adapter_name))
     for name, module in model.named_modules():
         if isinstance(module, PrefixTuningGroup) and name.endswith(f".{adapter_name}"):
+            numel -= sum(p.numel() for p in module.parameters() if p.requires_grad)
             ejected = copy.deepcopy(module)
             with torch.no_grad():
                 ejected.eject()
-            total += sum(p.numel() for p in ejected.parameters())
-    return total
+            numel += sum(p.numel() for p in ejected.parameters())
+    return numel
 
 
-def count_parameters(model: Any, adapter_names: tuple[str, ...]) -> ParamCounts:
-    """Measure parameter counts on a built model (see :class:`ParamCounts`)."""
+def count_parameters(model: Any, adapter_names: tuple[str, ...], *, full: bool = False) -> ParamCounts:
+    """Measure parameter counts on a built model (see :class:`ParamCounts`).
+
+    With ``full`` (full fine-tuning: no adapters, the whole backbone trainable), ``peft`` and
+    ``peft_train`` count the trainable backbone parameters, so that the percentage is 100.
+    """
     trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
     head = sum(p.numel() for n, p in trainable.items() if n.startswith("heads."))
     peft_train = 0
     per_module: dict[str, int] = {}
     for name in adapter_names:
-        numel = sum(p.numel() for n, p in trainable.items() if _belongs(n, name))
-        peft_train += numel
-        module = name[len(ADAPTER_PREFIX) :]
-        per_module[module] = _ejected_prefix_numel(model, name) if module == "prefix" else numel
-    if peft_train + head != sum(p.numel() for p in trainable.values()):
-        raise RuntimeError("some trainable parameters belong to no PEFT module and not to the head")
+        peft_train += sum(p.numel() for n, p in trainable.items() if _belongs(n, name))
+        per_module[name[len(ADAPTER_PREFIX) :]] = _deployed_numel(model, name, trainable)
     backbone = sum(
         p.numel() for n, p in model.base_model.named_parameters() if not any(_belongs(n, a) for a in adapter_names)
     )
+    if full:
+        tuned = sum(p.numel() for n, p in trainable.items() if not n.startswith("heads."))
+        return ParamCounts(peft=tuned, peft_train=tuned, head=head, backbone=backbone, per_module={"full": tuned})
+    if peft_train + head != sum(p.numel() for p in trainable.values()):
+        raise RuntimeError("some trainable parameters belong to no PEFT module and not to the head")
     return ParamCounts(
         peft=sum(per_module.values()), peft_train=peft_train, head=head, backbone=backbone, per_module=per_module
     )
@@ -181,8 +188,6 @@ def build_model(
         share_prefix: compute prefixes once per batch (identical results, see
             :func:`_share_prefix_across_batch`); False keeps the library's per-example computation.
     """
-    from adapters.composition import Stack
-
     if not config.is_valid:
         raise TrialError(f"invalid configuration {config.describe()}: needs a layer and a module on")
     model_config = backbone.config
@@ -190,24 +195,57 @@ def build_model(
         raise TrialError(
             f"configuration has {len(config.layers)} layer bits; the model has {model_config.num_hidden_layers}"
         )
+    built = build_adapters(
+        backbone,
+        adapter_configs(config, model_config.hidden_size),
+        num_labels=num_labels,
+        seed=seed,
+        share_prefix=share_prefix,
+    )
+    for name in built.adapter_names:
+        module = name[len(ADAPTER_PREFIX) :]
+        if built.counts.per_module.get(module, 0) == 0:
+            raise TrialError(f"module {module!r} of {config.describe()} was not built (0 parameters)")
+    return built
+
+
+def build_adapters(
+    backbone: Any,
+    configs: dict[str, Any],
+    *,
+    num_labels: int,
+    seed: int,
+    share_prefix: bool = True,
+) -> BuiltModel:
+    """A copy of ``backbone`` with the given ``adapters`` configurations, all active as one ``Stack``
+    in the given order, and a new task head; only the adapters and the head are trainable.
+
+    Args:
+        backbone: pristine ``AutoAdapterModel`` without heads (never modified).
+        configs: ``{adapter name: adapters config}`` (names should start with :data:`ADAPTER_PREFIX`).
+            Empty = full fine-tuning: every backbone parameter is trained.
+        num_labels: classes of the task (1 = regression).
+        seed: seeds the initialisation of the adapters and the head.
+        share_prefix: see :func:`build_model`.
+    """
+    from adapters.composition import Stack
+
     model = copy.deepcopy(backbone)
     torch.manual_seed(seed)
-    configs = adapter_configs(config, model_config.hidden_size)
     for name, cfg in configs.items():
         model.add_adapter(name, config=cfg)
     model.add_classification_head(HEAD_NAME, num_labels=num_labels, layers=2)
     if share_prefix:
         _share_prefix_across_batch(model)
     names = tuple(configs)
-    model.train_adapter(Stack(*names))
-    model.set_active_adapters(Stack(*names))
+    if names:
+        model.train_adapter(Stack(*names))
+        model.set_active_adapters(Stack(*names))
+    else:
+        for param in model.parameters():
+            param.requires_grad_(True)
     model.active_head = HEAD_NAME
-    counts = count_parameters(model, names)
-    for name in names:
-        module = name[len(ADAPTER_PREFIX) :]
-        if counts.per_module.get(module, 0) == 0:
-            raise TrialError(f"module {module!r} of {config.describe()} was not built (0 parameters)")
-    return BuiltModel(model=model, counts=counts, adapter_names=names)
+    return BuiltModel(model=model, counts=count_parameters(model, names, full=not names), adapter_names=names)
 
 
 @dataclass(frozen=True)
@@ -253,3 +291,17 @@ class ParamTable:
     def pct(self, config: PeftConfig) -> float:
         """``100 * params / backbone`` (the parameter objective, percent)."""
         return 100.0 * self.params(config) / self.backbone
+
+
+def build_method(backbone: Any, method: Any, *, num_labels: int, seed: int) -> BuiltModel:
+    """A fresh model for a :class:`~autopeft.methods.Method`: a search-space configuration (exactly as
+    a trial builds it), a baseline's ``adapters`` configuration, or full fine-tuning."""
+    if method.kind == "config":
+        return build_model(backbone, method.config, num_labels=num_labels, seed=seed)
+    built = build_adapters(
+        backbone, method.adapter_configs(backbone.config.hidden_size), num_labels=num_labels, seed=seed
+    )
+    for name in built.adapter_names:
+        if built.counts.per_module.get(name[len(ADAPTER_PREFIX) :], 0) == 0:
+            raise TrialError(f"method {method.name!r} built no parameters")
+    return built

@@ -56,12 +56,23 @@ BUDGET_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
 }
 
 
-def _add_budget_args(p: argparse.ArgumentParser) -> None:
+#: Budget defaults of full-fidelity runs (retrain, transfer, baselines): every training example, 3 epochs.
+FULL_BUDGET = {"train_examples": None, "epochs": 3.0}
+
+
+def _add_budget_args(
+    p: argparse.ArgumentParser,
+    overrides: dict[str, Any] | None = None,
+    title: str = "trial budget (low fidelity by default)",
+    skip: tuple[str, ...] = (),
+) -> None:
     from autopeft.train.budget import Budget
 
-    defaults = Budget().to_dict()
-    g = p.add_argument_group("trial budget (low fidelity by default)")
+    defaults = {**Budget().to_dict(), **(overrides or {})}
+    g = p.add_argument_group(title)
     for name, (kind, help_text) in BUDGET_FLAGS.items():
+        if name in skip:
+            continue
         g.add_argument(
             "--" + name.replace("_", "-"),
             type=kind,
@@ -73,7 +84,46 @@ def _add_budget_args(p: argparse.ArgumentParser) -> None:
 def _budget_from(args: argparse.Namespace):
     from autopeft.train.budget import Budget
 
-    return Budget(**{name: getattr(args, name) for name in BUDGET_FLAGS})
+    return Budget(**{name: getattr(args, name) for name in BUDGET_FLAGS if hasattr(args, name)})
+
+
+def _int_list(flag: str, text: str | None) -> list[int]:
+    if not text:
+        return []
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UserError(flag, text, "must be comma-separated whole numbers", f"e.g. {flag} 0,2") from None
+
+
+def _float_list(flag: str, text: str | None) -> list[float]:
+    if not text:
+        return []
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UserError(flag, text, "must be comma-separated numbers", f"e.g. {flag} 0.1,0.5,1.0") from None
+
+
+def _task_list(flag: str, text: str | None) -> list[str]:
+    tasks = [t.strip() for t in (text or "").split(",") if t.strip()]
+    if text is not None and not tasks:
+        raise UserError(flag, text, "names no task", f"e.g. {flag} glue/rte,glue/mrpc")
+    return tasks
+
+
+def _add_run_args(p: argparse.ArgumentParser, *, out_help: str) -> None:
+    p.add_argument("--seeds", type=int, default=3, help="seeds per method and task: 0..N-1 (default 3)")
+    p.add_argument("--out", default=None, help=out_help)
+    p.add_argument("--data-dir", default=None, help="GLUE/SuperGLUE root (default: $AUTOPEFT_DATA, else the hub)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: one per core)")
+    _add_budget_args(
+        p,
+        FULL_BUDGET,
+        "training budget (full fidelity by default: all training examples, 3 epochs; scored on the dev split)",
+        skip=("val_examples",),
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,7 +205,46 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("show", help="print the trials and the Pareto front of the search in DIR")
     p.add_argument("dir")
+
+    for name, help_text in (
+        ("retrain", "retrain configurations of the search in DIR at full fidelity, with several seeds"),
+        ("transfer", "retrain configurations of the search in DIR on other tasks"),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("dir", help="a search directory")
+        p.add_argument("--pick", default=None, help="Pareto indices as `autopeft show` lists them, e.g. 0,2")
+        p.add_argument("--trials", default=None, help="trial numbers, e.g. 12,40")
+        p.add_argument(
+            "--budgets",
+            default=None,
+            help="parameter budgets in %% of the backbone: the best Pareto configuration under each, e.g. 0.1,0.5,1",
+        )
+        p.add_argument(
+            "--tasks",
+            default=None,
+            required=name == "transfer",
+            help="tasks to train on, comma-separated (default for retrain: the search's task)",
+        )
+        p.add_argument("--no-save-adapters", action="store_true", help="do not save the trained adapters")
+        _add_run_args(p, out_help=f"results folder (default DIR/{name})")
+
+    p = sub.add_parser("baselines", help="run the standard PEFT methods and full fine-tuning on tasks")
+    p.add_argument("--task", required=True, help="task(s), comma-separated: glue/rte,superglue/cb")
+    p.add_argument("--model", default="minilm", help="minilm, a model directory or a hub name")
+    p.add_argument("--methods", default="all", help="all, or some of: " + ",".join(_baseline_names()))
+    p.add_argument("--list", action="store_true", help="print the baselines and their sizes for --model; run nothing")
+    _add_run_args(p, out_help="results folder (required unless --list)")
+
+    p = sub.add_parser("report", help="tables and plots of the results of retrain, transfer and baselines")
+    p.add_argument("dirs", nargs="+", help="results folders (each holds a results.jsonl)")
+    p.add_argument("--out", required=True, help="where report.md, report.json and report.png go")
     return parser
+
+
+def _baseline_names() -> list[str]:
+    from autopeft.methods import BASELINES
+
+    return list(BASELINES)
 
 
 def cmd_space(args: argparse.Namespace) -> int:
@@ -282,7 +371,115 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"space": cmd_space, "search": cmd_search, "resume": cmd_resume, "show": cmd_show}
+def _seeds(n: int) -> list[int]:
+    if isinstance(n, bool) or n < 1:
+        raise UserError("--seeds", n, "must be at least 1", "use e.g. --seeds 3")
+    return list(range(n))
+
+
+def _finish_runs(outcome: Any, out: Any) -> int:
+    from autopeft.runs.ledger import ResultsLedger
+
+    ledger = ResultsLedger(out)
+    print(f"results: {ledger.path} ({len(outcome.records)} runs recorded); `autopeft report {out} --out DIR`")
+    return EXIT_ERROR if outcome.failed else EXIT_OK
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from autopeft.runs import RunSpec, pick_from_search, run_specs
+    from autopeft.study.search import load_settings
+
+    settings = load_settings(args.dir)
+    methods = pick_from_search(
+        args.dir,
+        pareto=_int_list("--pick", args.pick),
+        trials=_int_list("--trials", args.trials),
+        budgets=_float_list("--budgets", args.budgets),
+    )
+    tasks = _task_list("--tasks", args.tasks) or [settings.task]
+    budget = _budget_from(args)
+    seeds = _seeds(args.seeds)
+    out = Path(args.out or Path(args.dir) / args.command)
+    specs = [
+        RunSpec(
+            model=settings.model,
+            task=task,
+            method=method,
+            seed=seed,
+            budget=budget,
+            role="autopeft",
+            source_task=settings.task,
+        )
+        for task in tasks
+        for method in methods
+        for seed in seeds
+    ]
+    for method in methods:
+        print(f"{method.name}: {method.describe()}  ({method.source})")
+    outcome = run_specs(
+        specs,
+        out,
+        data_dir=args.data_dir or settings.data_dir,
+        device=args.device,
+        threads=args.threads,
+        save_adapters=not args.no_save_adapters,
+    )
+    return _finish_runs(outcome, out)
+
+
+def cmd_baselines(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from autopeft.methods import baseline_table, parse_baselines
+    from autopeft.models import load_model_config
+    from autopeft.runs import RunSpec, run_specs
+
+    methods = parse_baselines(args.methods)
+    if args.list:
+        hidden = load_model_config(args.model).hidden_size
+        for row in baseline_table(hidden):
+            if row["name"] in {m.name for m in methods}:
+                trains, lr = row["trains"], row["learning_rate"]
+                print(f"{row['name']:<9} {row['label']:<26} {trains:<70} lr {lr:<9} {row['source']}")
+        return EXIT_OK
+    if not args.out:
+        raise UserError(
+            "--out", None, "is required to run baselines", "give a results folder, e.g. --out runs/baselines"
+        )
+    budget = _budget_from(args)
+    specs = [
+        RunSpec(model=args.model, task=task, method=method, seed=seed, budget=budget, role="baseline")
+        for task in _task_list("--task", args.task)
+        for method in methods
+        for seed in _seeds(args.seeds)
+    ]
+    outcome = run_specs(
+        specs, args.out, data_dir=args.data_dir, device=args.device, threads=args.threads, save_adapters=False
+    )
+    return _finish_runs(outcome, Path(args.out))
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from autopeft.runs.report import markdown_table, write_report
+
+    report = write_report(args.dirs, args.out)
+    print(markdown_table(report))
+    print(f"\nwritten: {args.out}/report.md, report.json, report.png")
+    return EXIT_OK
+
+
+COMMANDS = {
+    "space": cmd_space,
+    "search": cmd_search,
+    "resume": cmd_resume,
+    "show": cmd_show,
+    "retrain": cmd_retrain,
+    "transfer": cmd_retrain,
+    "baselines": cmd_baselines,
+    "report": cmd_report,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -149,3 +149,48 @@ def test_batch_objectives_reference_end_to_end(tmp_path, capsys, toy_search_args
     shown = capsys.readouterr().out
     assert "hypervolume: " in shown and "reference: score 0.2, params 10, time " in shown
     assert "proposal time: median" in shown and "(2 proposals by random)" in shown
+
+
+def test_retrain_transfer_baselines_report_end_to_end(tmp_path, capsys, cb_search, tiny_model_dir, data_dir):
+    """The whole reproduction path on a tiny model: pick, retrain, transfer, baselines, report, resume."""
+    budget = ["--seeds", "2", "--train-examples", "24", "--epochs", "1", "--max-length", "16", "--threads", "1"]
+    retrain = ["retrain", str(cb_search), "--pick", "0", "--out", str(tmp_path / "retrain"), *budget]
+    assert main(retrain) == 0
+    assert "2 to train" in capsys.readouterr().out
+    assert main(retrain) == 0  # resumed: nothing is trained twice
+    assert "2 already finished" in capsys.readouterr().out
+    transfer = ["transfer", str(cb_search), "--pick", "0", "--tasks", "glue/rte", "--out", str(tmp_path / "transfer")]
+    assert main([*transfer, *budget, "--no-save-adapters"]) == 0
+    baselines = ["baselines", "--model", str(tiny_model_dir), "--task", "superglue/cb,glue/rte", "--methods", "lora"]
+    assert main([*baselines, "--data-dir", str(data_dir), "--out", str(tmp_path / "base"), *budget]) == 0
+    capsys.readouterr()
+    dirs = [str(tmp_path / d) for d in ("retrain", "transfer", "base")]
+    assert main(["report", *dirs, "--out", str(tmp_path / "report")]) == 0
+    table = capsys.readouterr().out
+    assert "LoRA" in table and "AutoPEFT p0" in table
+    assert {p.name for p in (tmp_path / "report").iterdir()} >= {"report.md", "report.json", "report.png"}
+    assert list((tmp_path / "retrain" / "adapters").rglob("autopeft.json"))
+    assert not (tmp_path / "transfer" / "adapters").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["transfer", "DIR", "--tasks", ","], "--tasks"),
+        (["retrain", "DIR", "--pick", "a"], "--pick"),
+        (["retrain", "DIR", "--budgets", "x"], "--budgets"),
+        (["retrain", "DIR", "--seeds", "0"], "--seeds"),
+        (["baselines", "--task", "glue/rte", "--methods", "nope"], "--methods"),
+        (["baselines", "--task", "glue/rte"], "--out"),
+    ],
+)
+def test_bad_run_flags_exit_2(tmp_path, capsys, cb_search, args, field):
+    args = [str(cb_search) if a == "DIR" else a for a in args]
+    assert main([*args, "--out", str(tmp_path / "o")] if field != "--out" else args) == EXIT_USAGE
+    assert field in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_report_of_folders_without_results_exits_2(tmp_path, capsys):
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "r")]) == EXIT_USAGE
+    assert "results.jsonl" in capsys.readouterr().err

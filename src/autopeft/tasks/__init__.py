@@ -9,7 +9,7 @@ from autopeft.tasks.loading import DATA_ENV, load_task, resolve_data_dir
 from autopeft.tasks.metrics import compute_metrics, majority_score
 from autopeft.tasks.registry import KNOWN_TASKS
 from autopeft.tasks.spec import Split, TaskData, TaskSpec
-from autopeft.tasks.splitting import split_train_val
+from autopeft.tasks.splitting import split_train_val, subsample
 
 __all__ = [
     "DATA_ENV",
@@ -22,4 +22,5 @@ __all__ = [
     "majority_score",
     "resolve_data_dir",
     "split_train_val",
+    "subsample",
 ]

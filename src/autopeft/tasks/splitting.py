@@ -78,6 +78,18 @@ def split_train_val(
     return split.subset(train), split.subset(val)
 
 
+def subsample(split: Split, examples: int | None, *, seed: int, stratify: bool) -> Split:
+    """``examples`` examples of ``split`` drawn like :func:`split_train_val` draws (seeded, stratified
+    for classification); ``None`` or at least ``len(split)`` = the whole split, in its order."""
+    if examples is not None and (not _is_int(examples) or examples < 1):
+        raise UserError("--train-examples", examples, "must be a whole number of at least 1", "e.g. 2000, or all")
+    if examples is None or examples >= len(split):
+        return split
+    strat = stratify and np.issubdtype(split.labels.dtype, np.integer)
+    _, drawn = _draw(np.arange(len(split), dtype=np.int64), split.labels, int(examples), seed, strat)
+    return split.subset(drawn)
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, Integral) and not isinstance(value, bool)
 

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from autopeft.tasks import Split, TaskData, TaskSpec, split_train_val
+from autopeft.errors import UserError
+from autopeft.tasks import Split, TaskData, TaskSpec, split_train_val, subsample
 from autopeft.train.budget import Budget
 
 
@@ -87,6 +88,22 @@ def prepare_data(
         val=encode(val, tokenizer, budget.max_length),
         pad_token_id=int(pad),
     )
+
+
+def prepare_final_data(task: TaskData, tokenizer: Any, budget: Budget, data_seed: int = 0) -> PreparedData:
+    """Data of a full-fidelity run (retrain, transfer, baselines): ``budget.train_examples`` examples
+    of the whole training split (seeded, stratified; None = all) to train on, and the task's dev split
+    to score on. ``budget.val_examples`` is not used: nothing is carved out. ``data_seed`` fixes the
+    training subset apart from the run's seed, so that the seeds of a method train on the same data."""
+    if task.dev is None:
+        raise UserError(
+            "--task",
+            task.spec.name,
+            "has no dev split to report on (a single local file)",
+            "use a GLUE/SuperGLUE task, or split the file into train and dev yourself",
+        )
+    train = subsample(task.train, budget.train_examples, seed=data_seed, stratify=task.spec.kind == "classification")
+    return prepare_data(task, tokenizer, budget, data_seed, splits=(train, task.dev))
 
 
 def collate(features: list[dict[str, list[int]]], pad_token_id: int) -> dict[str, torch.Tensor]:

@@ -17,8 +17,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from autopeft.build import build_model
+from autopeft.build import build_method, build_model
 from autopeft.errors import TrialError
+from autopeft.methods import Method
 from autopeft.models import BaseModel
 from autopeft.space import PeftConfig
 from autopeft.tasks import compute_metrics
@@ -28,6 +29,9 @@ from autopeft.train.result import Evaluation, TrialResult
 
 #: Called after each evaluation with (step, total_steps, score).
 ProgressFn = Callable[[int, int, float], None]
+
+#: Called once training succeeded with (trained model, adapter names), e.g. to save the adapters.
+TrainedFn = Callable[[torch.nn.Module, tuple[str, ...]], None]
 
 
 class _PeakMemory:
@@ -89,12 +93,13 @@ def _eval_steps(steps_per_epoch: int, total_steps: int, evals_per_epoch: int) ->
 def run_trial(
     base: BaseModel,
     data: PreparedData,
-    config: PeftConfig,
+    config: PeftConfig | Method,
     budget: Budget,
     *,
     seed: int,
     device: str | torch.device = "cpu",
     progress: ProgressFn | None = None,
+    on_trained: TrainedFn | None = None,
 ) -> TrialResult:
     """Train ``config`` on ``data`` within ``budget`` and score it on the validation split.
 
@@ -104,16 +109,23 @@ def run_trial(
     Args:
         base: the pretrained backbone (copied, never modified).
         data: tokenised train/validation data.
-        config: the PEFT configuration.
+        config: the PEFT configuration, or a :class:`~autopeft.methods.Method` (a baseline, full
+            fine-tuning, a configuration picked from a search); the budget's learning rate applies
+            to all of them (a method's own learning rate is the caller's to put in ``budget``).
         budget: steps, batch size, learning rate, evaluations.
         seed: seeds module initialisation, the head and the data order.
         device: where to train.
         progress: called after each evaluation.
+        on_trained: called with the trained model once training succeeded (an error it raises makes
+            the trial fail).
     """
     device = torch.device(device)
     metric = data.spec.main_metric
     try:
-        built = build_model(base.backbone, config, num_labels=data.spec.num_labels, seed=seed)
+        if isinstance(config, Method):
+            built = build_method(base.backbone, config, num_labels=data.spec.num_labels, seed=seed)
+        else:
+            built = build_model(base.backbone, config, num_labels=data.spec.num_labels, seed=seed)
     except TrialError as exc:
         return TrialResult(
             config=config.to_dict(), status="failed", score=None, metric=metric, seed=seed, error=str(exc)
@@ -186,6 +198,8 @@ def run_trial(
         last = curve[-1]
         if not math.isfinite(last.score):
             raise TrialError(f"validation {metric} is {last.score}")
+        if on_trained is not None:
+            on_trained(model, built.adapter_names)
         return TrialResult(
             status="complete",
             score=last.score,

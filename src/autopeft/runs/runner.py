@@ -1,0 +1,174 @@
+"""Run a list of :class:`~autopeft.runs.ledger.RunSpec` in-process, skipping those already in the ledger."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from autopeft.build import HEAD_NAME
+from autopeft.models import BaseModel
+from autopeft.runs.ledger import ResultsLedger, RunRecord, RunSpec
+from autopeft.tasks import load_task
+from autopeft.train.data import PreparedData, prepare_final_data
+from autopeft.train.trainer import run_trial
+
+Echo = Callable[[str], None]
+
+#: The file that tells how to put saved adapters back together (see :func:`load_saved_adapters`).
+SAVED_MANIFEST = "autopeft.json"
+
+
+@dataclass
+class RunsOutcome:
+    """What :func:`run_specs` did.
+
+    Args:
+        records: the latest record of every spec asked for (finished earlier or now), in spec order;
+            specs that have no record (interrupted) are absent.
+        ran: runs trained by this call.
+        skipped: runs found finished in the ledger.
+        failed: runs of this call that failed.
+    """
+
+    records: list[RunRecord]
+    ran: int
+    skipped: int
+    failed: int
+
+
+def _save_dir(spec: RunSpec) -> str:
+    return f"adapters/{spec.task.replace('/', '_')}/{spec.method.name}/seed{spec.seed}"
+
+
+def _saver(out_dir: Path, spec: RunSpec, labels: tuple[str, ...] | None) -> Callable[[Any, tuple[str, ...]], None]:
+    def save(model: Any, names: tuple[str, ...]) -> None:
+        folder = out_dir / _save_dir(spec)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            model.save_adapter(str(folder / name), name, with_head=False)
+        model.save_head(str(folder / "head"), HEAD_NAME)
+        manifest = {
+            "stack": list(names),
+            "head": HEAD_NAME,
+            "model": spec.model,
+            "task": spec.task,
+            "labels": list(labels) if labels else None,
+            "method": spec.method.to_dict(),
+            "seed": spec.seed,
+        }
+        (folder / SAVED_MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+
+    return save
+
+
+def load_saved_adapters(model: Any, folder: str | Path) -> tuple[str, ...]:
+    """Load adapters saved by a run into an ``adapters`` model (``AutoAdapterModel`` of the same
+    backbone) and activate them with their head; returns the adapter names in stack order.
+
+    Uses the ``adapters`` library alone (``load_adapter``, ``load_head``); the manifest only says the
+    order of the stack. A user can do the same by hand::
+
+        model = adapters.AutoAdapterModel.from_pretrained("sentence-transformers/all-MiniLM-L6-v2")
+        for name in manifest["stack"]:
+            model.load_adapter(f"{folder}/{name}", with_head=False)
+        model.load_head(f"{folder}/head")
+        model.set_active_adapters(Stack(*manifest["stack"])); model.active_head = manifest["head"]
+    """
+    from adapters.composition import Stack
+
+    folder = Path(folder)
+    manifest = json.loads((folder / SAVED_MANIFEST).read_text())
+    names = tuple(manifest["stack"])
+    for name in names:
+        model.load_adapter(str(folder / name), with_head=False)
+    model.load_head(str(folder / "head"))
+    if names:
+        model.set_active_adapters(Stack(*names))
+    model.active_head = manifest["head"]
+    return names
+
+
+def run_specs(
+    specs: Sequence[RunSpec],
+    out_dir: str | Path,
+    *,
+    data_dir: str | Path | None = None,
+    device: str = "cpu",
+    threads: int | None = None,
+    save_adapters: bool = True,
+    echo: Echo = print,
+    base: BaseModel | None = None,
+) -> RunsOutcome:
+    """Train every spec not yet finished in ``out_dir``'s ledger, one after another, and append each
+    result to the ledger as soon as it is in. Failed runs are recorded (and tried again by a later
+    call); a ``KeyboardInterrupt`` stops between writes, losing only the run in progress.
+
+    Args:
+        specs: the runs; the model and each task are loaded once.
+        out_dir: the folder of the ledger (``results.jsonl``) and of saved adapters.
+        data_dir: where GLUE/SuperGLUE lie (None = ``$AUTOPEFT_DATA`` or the hub).
+        device: ``cpu`` or ``cuda``.
+        threads: torch intra-op threads (None = torch's default, one per core).
+        save_adapters: save the trained adapters and head of every successful PEFT run (not of full
+            fine-tuning) in the ``adapters`` library's format, under ``out_dir/adapters/``.
+        echo: progress lines.
+        base: an already loaded backbone to use for every spec (tests); None = load ``spec.model``.
+    """
+    out = Path(out_dir)
+    ledger = ResultsLedger(out)
+    done = ledger.completed_keys()
+    keys = [s.key for s in specs]
+    if len(set(keys)) != len(keys):
+        seen: set[str] = set()
+        specs = [s for s in specs if not (s.key in seen or seen.add(s.key))]  # type: ignore[func-returns-value]
+    todo = [s for s in specs if s.key not in done]
+    skipped = len(specs) - len(todo)
+    echo(f"{len(specs)} runs: {skipped} already finished in {ledger.path}, {len(todo)} to train")
+    if threads is not None:
+        torch.set_num_threads(threads)
+    failed = ran = 0
+    models: dict[str, BaseModel] = {}
+    data_cache: dict[tuple[str, str, str], PreparedData] = {}
+    tasks: dict[str, Any] = {}
+    started = time.perf_counter()
+    for i, spec in enumerate(todo, start=1):
+        model = base or models.get(spec.model)
+        if model is None:
+            model = models.setdefault(spec.model, BaseModel.load(spec.model))
+        budget = spec.effective_budget
+        data_key = (spec.model, spec.task, json.dumps({**budget.to_dict(), "seed": spec.data_seed}, sort_keys=True))
+        if data_key not in data_cache:
+            if spec.task not in tasks:
+                tasks[spec.task] = load_task(spec.task, data_dir)
+            data_cache[data_key] = prepare_final_data(tasks[spec.task], model.tokenizer, budget, spec.data_seed)
+        data = data_cache[data_key]
+        saver = None
+        if save_adapters and spec.method.kind != "full":
+            saver = _saver(out, spec, data.spec.labels)
+        t0 = time.perf_counter()
+        result = run_trial(model, data, spec.method, budget, seed=spec.seed, device=device, on_trained=saver)
+        ran += 1
+        saved = _save_dir(spec) if saver is not None and result.ok else None
+        ledger.append(RunRecord.now(spec, result, saved))
+        took = time.perf_counter() - t0
+        head = f"[{i}/{len(todo)}] {spec.task} {spec.method.name} seed {spec.seed}"
+        if result.ok:
+            echo(
+                f"{head}: dev {result.metric} {result.score:.4f}, {result.params_pct:.3f} % trainable, "
+                f"{took:.0f} s ({len(data.train)} train / {len(data.val)} dev examples)"
+            )
+        else:
+            failed += 1
+            echo(f"{head}: FAILED ({(result.error or '').splitlines()[0] if result.error else 'no error'})")
+    if todo:
+        echo(f"{ran} runs in {time.perf_counter() - started:.0f} s, {failed} failed; ledger {ledger.path}")
+    latest = {r.key: r for r in ledger.records()}
+    return RunsOutcome(
+        records=[latest[s.key] for s in specs if s.key in latest], ran=ran, skipped=skipped, failed=failed
+    )

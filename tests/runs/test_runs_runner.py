@@ -1,0 +1,111 @@
+"""Full-fidelity runs: dev-split scoring, the results ledger, resuming, saved adapters that load with
+``adapters`` alone."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from autopeft.errors import UserError
+from autopeft.methods import BASELINES, Method
+from autopeft.runs import ResultsLedger, RunRecord, RunSpec, load_saved_adapters, run_specs
+from autopeft.runs.runner import SAVED_MANIFEST
+from autopeft.space import PeftConfig
+from autopeft.tasks import load_task
+from autopeft.train.data import collate, prepare_final_data
+from autopeft.train.result import TrialResult
+
+CONFIG = Method(name="cfg", label="a config", kind="config", config=PeftConfig(layers=(1, 0, 1), serial=3, prefix=1))
+
+
+def _specs(budget, methods, seeds=(0,), task="superglue/cb"):
+    return [
+        RunSpec(model="tiny", task=task, method=m, seed=s, budget=budget, role="baseline")
+        for m in methods
+        for s in seeds
+    ]
+
+
+def test_final_data_trains_on_a_fixed_subset_and_scores_on_dev(data_dir, tokenizer, tiny_budget):
+    task = load_task("superglue/cb", data_dir)
+    data = prepare_final_data(task, tokenizer, tiny_budget, data_seed=0)
+    assert len(data.train) == 24 and len(data.val) == len(task.dev) == 56
+    again = prepare_final_data(task, tokenizer, tiny_budget, data_seed=0)
+    assert again.train.features == data.train.features
+    everything = prepare_final_data(task, tokenizer, dataclasses.replace(tiny_budget, train_examples=None))
+    assert len(everything.train) == len(task.train)
+
+
+def test_a_task_without_dev_split_is_refused(toy, tokenizer, tiny_budget):
+    with pytest.raises(UserError, match="dev split"):
+        prepare_final_data(toy, tokenizer, tiny_budget)
+
+
+def test_runs_are_recorded_and_a_rerun_skips_them(tmp_path, tiny_bert, data_dir, tiny_budget):
+    specs = _specs(tiny_budget, [BASELINES["lora"], BASELINES["full"], CONFIG], seeds=(0, 1))
+    lines: list[str] = []
+    first = run_specs(specs, tmp_path, data_dir=data_dir, base=tiny_bert, echo=lines.append, save_adapters=False)
+    assert (first.ran, first.skipped, first.failed) == (6, 0, 0)
+    records = ResultsLedger(tmp_path).records()
+    assert [(r.spec.method.name, r.spec.seed) for r in records] == [(s.method.name, s.seed) for s in specs]
+    for record in records:
+        assert record.result.ok and 0 <= record.result.score <= 1 and record.result.metric == "accuracy"
+    full = next(r for r in records if r.spec.method.name == "full")
+    assert full.result.params_pct == pytest.approx(100.0)
+    # full fine-tuning trains with its own learning rate; that is part of what makes the run
+    assert full.spec.effective_budget.learning_rate == BASELINES["full"].learning_rate != tiny_budget.learning_rate
+    # seeds differ in initialisation and order, not in the data
+    lora = [r for r in records if r.spec.method.name == "lora"]
+    assert lora[0].key != lora[1].key
+    second = run_specs(specs, tmp_path, data_dir=data_dir, base=tiny_bert, echo=lines.append)
+    assert (second.ran, second.skipped) == (0, 6) and len(second.records) == 6
+    assert "6 already finished" in lines[-1]
+
+
+def test_a_run_cut_off_by_a_crash_is_run_again(tmp_path, tiny_bert, data_dir, tiny_budget):
+    specs = _specs(tiny_budget, [BASELINES["ia3"], BASELINES["lora"]])
+    run_specs(specs[:1], tmp_path, data_dir=data_dir, base=tiny_bert, echo=lambda _: None, save_adapters=False)
+    ledger = ResultsLedger(tmp_path)
+    with ledger.path.open("a") as fh:  # a crash while the second record was written
+        fh.write('{"key": "abc", "spec": {')
+    with pytest.warns(UserWarning, match="unreadable record"):
+        outcome = run_specs(specs, tmp_path, data_dir=data_dir, base=tiny_bert, echo=lambda _: None)
+    assert (outcome.ran, outcome.skipped) == (1, 1)
+    with pytest.warns(UserWarning):
+        assert [r.spec.method.name for r in ledger.records()] == ["ia3", "lora"]
+
+
+def test_failed_runs_are_recorded_and_tried_again(tmp_path, tiny_bert, data_dir, tiny_budget):
+    spec = _specs(tiny_budget, [BASELINES["lora"]])[0]
+    failed = TrialResult(config=spec.method.to_dict(), status="failed", score=None, metric="accuracy", error="boom")
+    ResultsLedger(tmp_path).append(RunRecord.now(spec, failed))
+    assert ResultsLedger(tmp_path).completed_keys() == set()
+    outcome = run_specs([spec], tmp_path, data_dir=data_dir, base=tiny_bert, echo=lambda _: None)
+    assert outcome.ran == 1 and outcome.records[0].result.ok
+
+
+@pytest.mark.parametrize("method", [CONFIG, BASELINES["unipelt"]], ids=lambda m: m.name)
+def test_saved_adapters_load_with_adapters_alone(tmp_path, tiny_bert, data_dir, tiny_budget, tokenizer, method):
+    """The saved folder rebuilds the trained model from the pristine backbone: the same dev predictions."""
+    import adapters
+
+    outcome = run_specs(_specs(tiny_budget, [method]), tmp_path, data_dir=data_dir, base=tiny_bert, echo=lambda _: None)
+    record = outcome.records[0]
+    folder = tmp_path / record.saved
+    manifest = json.loads((folder / SAVED_MANIFEST).read_text())
+    assert manifest["labels"] == ["entailment", "contradiction", "neutral"]
+    model = adapters.AutoAdapterModel.from_config(copy.deepcopy(tiny_bert.backbone.config))
+    model.load_state_dict(tiny_bert.backbone.state_dict())
+    load_saved_adapters(model, folder)
+    model.eval()
+    data = prepare_final_data(load_task("superglue/cb", data_dir), tokenizer, tiny_budget)
+    batch = collate(list(data.val.features), data.pad_token_id)
+    with torch.inference_mode():
+        predictions = model(**batch).logits.argmax(-1).numpy()
+    accuracy = float(np.mean(predictions == data.val.labels))
+    assert accuracy == pytest.approx(record.result.score)
