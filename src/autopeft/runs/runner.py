@@ -152,7 +152,13 @@ def run_specs(
         if save_adapters and spec.method.kind != "full":
             saver = _saver(out, spec, data.spec.labels)
         t0 = time.perf_counter()
-        result = run_trial(model, data, spec.method, budget, seed=spec.seed, device=device, on_trained=saver)
+
+        def progress(step: int, total: int, score: float, metric: str = data.spec.main_metric, t0: float = t0) -> None:
+            echo(f"  step {step}/{total}: dev {metric} {score:.4f} ({time.perf_counter() - t0:.0f} s)")
+
+        result = run_trial(
+            model, data, spec.method, budget, seed=spec.seed, device=device, on_trained=saver, progress=progress
+        )
         ran += 1
         saved = _save_dir(spec) if saver is not None and result.ok else None
         ledger.append(RunRecord.now(spec, result, saved))

@@ -1,0 +1,53 @@
+"""The reproduction command (bench/repro/repro.py) end to end on a tiny model: search, pick, runs,
+report; a second call trains nothing."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+from autopeft.runs import ResultsLedger
+
+REPRO = Path(__file__).resolve().parents[2] / "bench" / "repro" / "repro.py"
+
+
+def _repro_main():
+    spec = importlib.util.spec_from_file_location("repro", REPRO)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def test_reproduction_runs_and_resumes(tmp_path, tiny_model_dir, data_dir, capsys):
+    settings = {
+        "model": str(tiny_model_dir),
+        "search": {
+            "task": "superglue/cb",
+            "optimizer": "random",
+            "trials": 3,
+            "seed": 0,
+            "budget": {"train_examples": 24, "val_examples": 24, "max_length": 16, "batch_size": 8},
+        },
+        "pick_budgets_pct": [100.0],
+        "tasks": ["superglue/cb", "glue/rte"],
+        "baselines": "lora,ia3",
+        "seeds": 2,
+        "budget": {"train_examples": 24, "epochs": 1, "max_length": 16, "batch_size": 8},
+    }
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps(settings))
+    args = ["--settings", str(path), "--data-dir", str(data_dir), "--threads", "1"]
+    args += ["--search-dir", str(tmp_path / "search"), "--out", str(tmp_path / "res"), "--report", str(tmp_path)]
+    main = _repro_main()
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "12 runs: 0 already finished" in out  # (1 picked + 2 baselines) x 2 tasks x 2 seeds
+    records = ResultsLedger(tmp_path / "res").records()
+    assert len(records) == 12 and all(r.result.ok for r in records)
+    # seed-major order: every method and task with seed 0 before any seed 1
+    assert [r.spec.seed for r in records] == [0] * 6 + [1] * 6
+    assert {"report.md", "report.json", "report.png"} <= {p.name for p in tmp_path.iterdir()}
+    assert main(args) == 0
+    assert "12 runs: 12 already finished" in capsys.readouterr().out
+    assert len(ResultsLedger(tmp_path / "res").records()) == 12
