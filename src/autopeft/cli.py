@@ -40,6 +40,15 @@ def _int_or_all(text: str) -> int | None:
     return None if text.strip().lower() == "all" else int(text)
 
 
+def _on_off(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("on", "true", "yes", "1"):
+        return True
+    if value in ("off", "false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r}: use on or off")
+
+
 #: ``--flag`` type and help for each :class:`~autopeft.train.budget.Budget` field (defaults come from Budget).
 BUDGET_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
     "train_examples": (_int_or_all, "training examples per trial, or 'all'"),
@@ -53,6 +62,7 @@ BUDGET_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
     "weight_decay": (float, "AdamW weight decay"),
     "evals_per_epoch": (int, "validation evaluations per epoch"),
     "eval_batch_size": (int, "evaluation batch size"),
+    "group_by_length": (_on_off, "batch training examples of similar length (on/off)"),
 }
 
 

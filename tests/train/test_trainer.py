@@ -117,3 +117,60 @@ def test_regression_task(tiny_bert, toy, tokenizer):
     result = run_trial(tiny_bert, data, CONFIG, budget, seed=0)
     assert result.status == "complete", result.error
     assert result.metric == "spearman" and -1 <= result.score <= 1
+
+
+def _encoded(lengths: list[int]):
+    from autopeft.train.data import Encoded
+
+    feats = tuple({"input_ids": [5] * n, "attention_mask": [1] * n} for n in lengths)
+    return Encoded(features=feats, labels=np.arange(len(lengths)))
+
+
+@pytest.mark.parametrize("group", [False, True])
+def test_every_example_once_per_epoch_and_seeded(group):
+    from autopeft.train.data import train_batches
+
+    data = _encoded(list(np.random.default_rng(0).integers(1, 60, size=1003)))
+    run = [
+        [labels.tolist() for _, labels in train_batches(data, 16, np.random.default_rng(3), 0, group_by_length=group)]
+        for _ in range(2)
+    ]
+    assert run[0] == run[1]  # seeded
+    seen = sorted(i for batch in run[0] for i in batch)
+    assert seen == list(range(1003)) and len(run[0]) == 63
+
+
+def test_length_grouping_cuts_padding_and_keeps_batches_random():
+    from autopeft.train.data import GROUP_WINDOW, train_batches
+
+    rng = np.random.default_rng(0)
+    lengths = list(rng.integers(3, 64, size=2000))
+    data = _encoded(lengths)
+
+    def padded(group: bool, seed: int) -> tuple[int, list[list[int]]]:
+        out = list(train_batches(data, 16, np.random.default_rng(seed), 0, group_by_length=group))
+        return sum(b["input_ids"].numel() for b, _ in out), [labels.tolist() for _, labels in out]
+
+    (random_tokens, _), (grouped_tokens, batches) = padded(False, 1), padded(True, 1)
+    assert grouped_tokens < 0.7 * random_tokens and grouped_tokens >= sum(lengths)
+    # batches come in random order, not sorted by length across the epoch
+    maxima = [max(lengths[i] for i in b) for b in batches]
+    assert maxima != sorted(maxima) and maxima != sorted(maxima, reverse=True)
+    # another seed groups other examples together
+    assert padded(True, 2)[1][0] != batches[0]
+    assert len(lengths) > GROUP_WINDOW * 16
+
+
+def test_a_budget_saved_before_grouping_reads_as_ungrouped():
+    saved = Budget().to_dict()
+    del saved["group_by_length"]
+    assert Budget.from_dict(saved).group_by_length is False
+    assert Budget().group_by_length is True and Budget.from_dict(Budget().to_dict()) == Budget()
+
+
+def test_ungrouped_trial_learns_too(tiny_bert, tokenizer, make_toy):
+    """The grouped path is the default (``test_trial_learns_and_records_everything``); random batches still work."""
+    budget = _budget(train_examples=400, val_examples=100, epochs=4, learning_rate=1e-2, group_by_length=False)
+    data = prepare_data(make_toy(500), tokenizer, budget, seed=0)
+    result = run_trial(tiny_bert, data, CONFIG, budget, seed=0)
+    assert result.ok and result.score > 0.6

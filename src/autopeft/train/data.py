@@ -117,13 +117,38 @@ def collate(features: list[dict[str, list[int]]], pad_token_id: int) -> dict[str
     return out
 
 
+#: Batches per window of :func:`train_batches`'s length grouping: examples are sorted by length only
+#: within a window of this many batches, so batches still mix examples from the whole epoch's shuffle.
+GROUP_WINDOW = 50
+
+
 def train_batches(
-    data: Encoded, batch_size: int, generator: np.random.Generator, pad_token_id: int
+    data: Encoded,
+    batch_size: int,
+    generator: np.random.Generator,
+    pad_token_id: int,
+    *,
+    group_by_length: bool = False,
 ) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor]]:
-    """One epoch of shuffled training batches (the last may be smaller)."""
+    """One epoch of shuffled training batches (the last may be smaller).
+
+    With ``group_by_length``, the shuffled examples are cut into windows of ``GROUP_WINDOW * batch_size``,
+    each window is sorted by length and cut into batches, and the order of all batches is shuffled:
+    every example is still seen once per epoch, in a random batch of examples of similar length.
+    """
     order = generator.permutation(len(data))
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
+    if not group_by_length:
+        batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    else:
+        lengths = data.lengths
+        batches = []
+        window = GROUP_WINDOW * batch_size
+        for w in range(0, len(order), window):
+            chunk = order[w : w + window]
+            chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+            batches.extend(chunk[start : start + batch_size] for start in range(0, len(chunk), batch_size))
+        batches = [batches[i] for i in generator.permutation(len(batches))]
+    for idx in batches:
         yield collate([data.features[i] for i in idx], pad_token_id), torch.as_tensor(data.labels[idx])
 
 

@@ -171,7 +171,10 @@ def run_trial(
         rng = np.random.default_rng(seed)
         step = 0
         while step < total:
-            for batch, labels in train_batches(data.train, budget.batch_size, rng, data.pad_token_id):
+            batches = train_batches(
+                data.train, budget.batch_size, rng, data.pad_token_id, group_by_length=budget.group_by_length
+            )
+            for batch, labels in batches:
                 t0 = time.perf_counter()
                 model.train()
                 batch = {k: v.to(device) for k, v in batch.items()}
