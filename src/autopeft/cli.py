@@ -207,6 +207,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--study-name", default=None, help="study name in --storage (default: the --out folder's name)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: one per core)")
+    p.add_argument(
+        "--early-stop",
+        action="store_true",
+        help="stop trials whose learning curve cannot reach the Pareto front at their parameter count "
+        "(needs --evals-per-epoch >= 2)",
+    )
+    p.add_argument("--stop-margin", type=float, default=None, help="early stopping's margin in score units (0.028)")
     _add_budget_args(p)
 
     p = sub.add_parser("resume", help="continue the search in DIR where it stopped")
@@ -336,6 +343,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         study_name=args.study_name,
         device=args.device,
         threads=args.threads,
+        early_stop=args.early_stop,
+        **({} if args.stop_margin is None else {"stop_margin": args.stop_margin}),
     )
     return _run(settings, args.out)
 

@@ -227,7 +227,12 @@ class StudySummary:
 
     @property
     def n_failed(self) -> int:
-        return self.n_total - self.n_complete
+        return sum(1 for t in self.trials if t.status == "failed")
+
+    @property
+    def n_stopped(self) -> int:
+        """Trials ended early by early stopping."""
+        return sum(1 for t in self.trials if t.stopped)
 
     @property
     def complete(self) -> tuple[TrialResult, ...]:
@@ -252,6 +257,7 @@ class StudySummary:
             "n_total": self.n_total,
             "n_complete": self.n_complete,
             "n_failed": self.n_failed,
+            "n_stopped": self.n_stopped,
             "metric": self.metric,
             "best": best,
             "train_seconds": _json_number(self.train_seconds),
@@ -267,7 +273,7 @@ def summarise(trials: Iterable[TrialResult], objectives: Sequence[Objective] = D
     best = None
     if complete:
         best = min(complete, key=lambda t: (-(t.score or 0.0), t.params_pct, t.number))
-    failures = Counter(_short_error(t.error) for t in trials if not t.ok)
+    failures = Counter(_short_error(t.error) for t in trials if t.status == "failed")
     return StudySummary(
         trials=trials,
         front=ParetoFront.from_trials(complete, objectives),

@@ -133,14 +133,17 @@ def trials_table(trials: Iterable[TrialResult]) -> str:
     """Every trial as an aligned plain-text table, one row per trial, in the order given.
 
     Columns: ``#``, status, score, params %, PEFT params, train s, config. A failed row shows
-    ``-`` for the score and parameter columns, and its (shortened) error after the config.
+    ``-`` for the score and parameter columns, and its (shortened) error after the config; a row
+    stopped early shows its last score and, after the config, where it stopped and its prediction.
     """
     trials = list(trials)
     headers = ["#", "status", _score_header(trials), "params %", "PEFT params", "train s", "config"]
     rows = []
     for t in trials:
         config = format_config(t.config)
-        if t.ok:
+        if t.stopped:
+            config = f"{config}  stopped at {100 * (t.stopped_at or 0):.0f} %, predicted {t.predicted_score:.4f}"
+        if t.ok or t.stopped:
             rows.append(
                 [
                     str(t.number),
@@ -195,7 +198,9 @@ def pareto_table(front: ParetoFront) -> str:
 def format_summary(summary: StudySummary) -> str:
     """A study summary as plain text: counts, the best trial, failures and the Pareto front."""
     lines = [
-        f"trials: {summary.n_total} ({summary.n_complete} complete, {summary.n_failed} failed); "
+        f"trials: {summary.n_total} ({summary.n_complete} complete, {summary.n_failed} failed"
+        + (f", {summary.n_stopped} stopped early" if summary.n_stopped else "")
+        + "); "
         f"training time {summary.train_seconds:.1f} s"
     ]
     best = summary.best
@@ -296,7 +301,8 @@ def plot_pareto(
 
     trials = list(trials)
     complete = [t for t in trials if t.ok]
-    n_failed = len(trials) - len(complete)
+    n_failed = sum(1 for t in trials if t.status == "failed")
+    n_stopped = sum(1 for t in trials if t.stopped)
     y_label = _objective_label(front.objectives, "score", SCORE)
     metrics = {t.metric for t in complete}
     if len(metrics) == 1:
@@ -345,11 +351,13 @@ def plot_pareto(
             ax.set_xscale("symlog", linthresh=min(positive) if positive else 1e-3)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(loc="lower right", fontsize=8)
-    if n_failed:
+    hidden = [f"{n} {what} trial{'s' if n != 1 else ''}" for n, what in ((n_failed, "failed"), (n_stopped, "stopped"))]
+    hidden = [h for h, n in zip(hidden, (n_failed, n_stopped), strict=True) if n]
+    if hidden:
         ax.text(
             0.01,
             0.99,
-            f"{n_failed} failed trial{'s' if n_failed != 1 else ''} not shown",
+            " and ".join(hidden) + " not shown",
             ha="left",
             va="top",
             fontsize=8,

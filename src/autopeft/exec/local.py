@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 
 from autopeft.exec.base import Executor, TrialRequest
 from autopeft.models import BaseModel
+from autopeft.space import PeftConfig
 from autopeft.train.budget import Budget
 from autopeft.train.data import PreparedData
 from autopeft.train.result import TrialResult
-from autopeft.train.trainer import ProgressFn, run_trial
+from autopeft.train.trainer import ProgressFn, StopFn, run_trial
 
 
 class LocalExecutor(Executor):
@@ -25,6 +26,8 @@ class LocalExecutor(Executor):
         threads: intra-op threads for torch (None = leave torch's default, one per core). One trial
             runs at a time: two multi-threaded trials on the same cores slow each other ~10x.
         progress: called after each evaluation of each trial.
+        stopper: early stopping: gives each trial's stop function from its configuration (None = every
+            trial trains to the end of its budget).
     """
 
     slots = 1
@@ -38,12 +41,14 @@ class LocalExecutor(Executor):
         device: str = "cpu",
         threads: int | None = None,
         progress: ProgressFn | None = None,
+        stopper: Callable[[PeftConfig], StopFn] | None = None,
     ) -> None:
         self.base = base
         self.data = data
         self.budget = budget
         self.device = device
         self.progress = progress
+        self.stopper = stopper
         if threads is not None:
             torch.set_num_threads(threads)
 
@@ -57,5 +62,6 @@ class LocalExecutor(Executor):
                 seed=request.seed,
                 device=self.device,
                 progress=self.progress,
+                should_stop=None if self.stopper is None else self.stopper(request.config),
             )
             yield request, result

@@ -19,7 +19,7 @@ class Optimiser(ABC):
       from each other, from every configuration told so far, and from ``pending`` (configurations
       being evaluated right now), unless the space has fewer such configurations left, in which case
       it returns as many as there are.
-    - ``tell(results)`` accepts finished trials in any order, ``complete`` or ``failed``, including
+    - ``tell(results)`` accepts finished trials in any order, ``complete``, ``stopped`` or ``failed``, including
       trials of configurations this optimiser never proposed (a resumed search replays its ledger
       into a fresh optimiser). Failed trials carry no objective values; an optimiser must not stop
       or crash because of them.
@@ -55,7 +55,22 @@ class Optimiser(ABC):
         """Update the optimiser's state with one finished trial."""
 
     def objective_values(self, result: TrialResult) -> list[float] | None:
-        """The result's objective values in ``self.objectives`` order, or None for a failed trial."""
+        """The result's objective values in ``self.objectives`` order, or None for a failed trial.
+
+        A trial stopped early is told as if it had finished: its predicted final score in place of the
+        score, and its training time scaled up to the whole budget; the model then neither mistakes
+        its partial score for a final one nor loses the information that the configuration is weak.
+        """
+        if result.stopped:
+            values = []
+            for o in self.objectives:
+                if o.attribute == "score":
+                    values.append(float(result.predicted_score))
+                elif o.attribute == "train_seconds":
+                    values.append(float(result.train_seconds) / float(result.stopped_at))
+                else:
+                    values.append(float(getattr(result, o.attribute)))
+            return values
         if not result.ok:
             return None
         return [float(getattr(result, o.attribute)) for o in self.objectives]

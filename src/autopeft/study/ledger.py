@@ -112,15 +112,17 @@ class Ledger:
             trial.set_user_attr(_HYPERVOLUME, float(hypervolume))
         if result.ok:
             self.study.tell(trial, [float(getattr(result, o.attribute)) for o in self.objectives])
+        elif result.stopped:
+            self.study.tell(trial, state=TrialState.PRUNED)
         else:
             self.study.tell(trial, state=TrialState.FAIL)
         return result
 
     def results(self) -> list[TrialResult]:
-        """Finished trials (complete and failed, not interrupted), in trial-number order."""
+        """Finished trials (complete, stopped early and failed, not interrupted), in trial-number order."""
         out = []
         for t in self.study.get_trials(deepcopy=False):
-            if t.state in (TrialState.COMPLETE, TrialState.FAIL) and _RESULT in t.user_attrs:
+            if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL) and _RESULT in t.user_attrs:
                 out.append(TrialResult.from_json(t.user_attrs[_RESULT]))
         return sorted(out, key=lambda r: r.number)
 

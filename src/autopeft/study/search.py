@@ -35,8 +35,9 @@ from autopeft.exec import LocalExecutor, TrialRequest
 from autopeft.models import BaseModel, load_model_config
 from autopeft.objectives import OBJECTIVES, Objective, parse_objectives
 from autopeft.optim import MODEL_BASED, OPTIMISERS, make_optimiser
-from autopeft.space import SPACES, SearchSpace
+from autopeft.space import SPACES, PeftConfig, SearchSpace
 from autopeft.study.ledger import STUDY_NAME, Ledger
+from autopeft.study.stopping import DEFAULT_MARGIN, ParetoStopper, StopFn
 from autopeft.tasks import TaskData, load_task, majority_score, resolve_data_dir
 from autopeft.train.budget import Budget
 from autopeft.train.data import carve_splits, prepare_data
@@ -91,6 +92,11 @@ class SearchSettings:
             the search directory's name.
         device: ``cpu`` or ``cuda``.
         threads: torch intra-op threads; None = one per core.
+        early_stop: stop trials whose learning curve cannot reach the Pareto front at their parameter
+            count (:mod:`autopeft.study.stopping`); needs at least two evaluations per trial and the
+            objectives ``score,params``.
+        stop_margin: the early-stopping rule's margin in score units (see
+            :data:`~autopeft.study.stopping.DEFAULT_MARGIN`).
     """
 
     model: str = "minilm"
@@ -113,6 +119,8 @@ class SearchSettings:
     study_name: str | None = None
     device: str = "cpu"
     threads: int | None = None
+    early_stop: bool = False
+    stop_margin: float = DEFAULT_MARGIN
 
     def __post_init__(self) -> None:
         if self.space not in SPACES:
@@ -150,6 +158,25 @@ class SearchSettings:
             raise UserError("--threads", self.threads, "must be at least 1", "omit it to use every core")
         if self.text_columns is not None:
             object.__setattr__(self, "text_columns", tuple(self.text_columns))
+        if not isinstance(self.stop_margin, (int, float)) or not self.stop_margin >= 0:
+            raise UserError("--stop-margin", self.stop_margin, "must be a number >= 0", "use e.g. --stop-margin 0.028")
+        if self.early_stop:
+            if self.objectives != ("score", "params"):
+                raise UserError(
+                    "--early-stop",
+                    ",".join(self.objectives),
+                    "judges trials on score and parameters only, so it cannot serve a third objective",
+                    "use --objectives score,params, or leave --early-stop out",
+                )
+            budget = self.budget
+            evals = budget.evals_per_epoch * budget.epochs if budget.max_steps is None else budget.evals_per_epoch
+            if evals < 2:
+                raise UserError(
+                    "--early-stop",
+                    f"{evals:g} evaluation(s) per trial",
+                    "needs at least two evaluations per trial to see a learning curve",
+                    "add e.g. --evals-per-epoch 4",
+                )
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -279,6 +306,15 @@ def _write_reports(
     plot_hypervolume(results, hv_curve, out_dir / "hypervolume.png", title=title, reference_label=f"reference {label}")
 
 
+def _stop_function(stopper: ParetoStopper, pct: Callable[[PeftConfig], float]) -> Callable[[PeftConfig], StopFn]:
+    """Each trial's stop function, from its configuration's parameter share (known before it trains)."""
+
+    def stop_for(config: PeftConfig) -> StopFn:
+        return stopper.for_trial(pct(config))
+
+    return stop_for
+
+
 def run_search(
     settings: SearchSettings,
     out_dir: str | Path,
@@ -360,9 +396,17 @@ def run_search(
     if rerun:
         echo(f"{len(rerun)} trial(s) interrupted by an earlier stop will run again")
     param_fn = None
-    if settings.optimizer in MODEL_BASED:
+    if settings.optimizer in MODEL_BASED or settings.early_stop:
         echo("measuring the parameter count of every module size ...")
         param_fn = ParamTable.measure(base.backbone, space).pct
+    stopper: ParetoStopper | None = None
+    stop_fn = None
+    if settings.early_stop:
+        assert param_fn is not None
+        stopper = ParetoStopper(margin=settings.stop_margin)
+        stopper.update(results)
+        stop_fn = _stop_function(stopper, param_fn)
+
     reference = _fixed_reference(ledger, objectives, settings.reference, results)
     optimiser = make_optimiser(
         settings.optimizer,
@@ -382,7 +426,13 @@ def run_search(
         echo(f"    step {step}/{total}: validation {task.spec.main_metric} {score:.4f}")
 
     executor = LocalExecutor(
-        base, data, settings.budget, device=settings.device, threads=settings.threads, progress=progress
+        base,
+        data,
+        settings.budget,
+        device=settings.device,
+        threads=settings.threads,
+        progress=progress,
+        stopper=stop_fn,
     )
     title = f"{settings.model} on {task.spec.name} ({settings.optimizer}, {space.name} space)"
     if majority is not None:
@@ -416,8 +466,16 @@ def run_search(
                 hv = float(hv_curve[-1])
             result = ledger.finish(request.number, result, hypervolume=hv)
             optimiser.tell([result])
+            if stopper is not None:
+                stopper.update([result])
             results.append(result)
-            if result.ok:
+            if result.stopped:
+                echo(
+                    f"    → stopped at {100 * (result.stopped_at or 0):.0f} % of its steps: {result.metric} "
+                    f"{result.score:.4f}, predicted {result.predicted_score:.4f}; a complete trial with at most "
+                    f"its {result.params_pct:.3f}% parameters already scores more than it could reach"
+                )
+            elif result.ok:
                 echo(
                     f"    → {result.metric} {result.score:.4f}, params {result.peft_params:,} "
                     f"({result.params_pct:.3f}%), {result.train_seconds:.1f} s, "

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Status = Literal["complete", "failed"]
+Status = Literal["complete", "failed", "stopped"]
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,10 @@ class TrialResult:
 
     Args:
         config: the PEFT configuration as a JSON dict (see :class:`autopeft.space.PeftConfig`).
-        status: ``"complete"`` or ``"failed"`` (then ``error`` says why and ``score`` is None).
+        status: ``"complete"``, ``"failed"`` (then ``error`` says why and ``score`` is None) or
+            ``"stopped"`` (early stopping ended it: its learning curve could not reach the Pareto front
+            at its parameter count; ``score`` is its last evaluation, ``predicted_score`` what it was
+            expected to reach). Only complete trials enter the Pareto front and the hypervolume.
         score: main metric on the validation split carved from the training data, after the last
             evaluation; None when failed.
         metric: name of the main metric (``"accuracy"``, ``"matthews"``, ``"spearman"``, ...).
@@ -58,6 +61,9 @@ class TrialResult:
         proposal_seconds: wall time the optimiser took to propose the batch this trial came in (s);
             None when it was not proposed (a rerun of an interrupted trial, a trial outside a search).
         number: the trial's number in the study ledger (-1 when not run through a study).
+        predicted_score: stopped trials: the final score predicted from its curve (what optimisers
+            are told in place of ``score``); None otherwise.
+        stopped_at: stopped trials: the fraction of the trial's steps done when it stopped, in (0, 1).
     """
 
     config: dict[str, Any]
@@ -79,16 +85,30 @@ class TrialResult:
     error: str | None = None
     proposal_seconds: float | None = None
     number: int = -1
+    predicted_score: float | None = None
+    stopped_at: float | None = None
 
     def __post_init__(self) -> None:
-        if self.status not in ("complete", "failed"):
-            raise ValueError(f"status={self.status!r}: must be 'complete' or 'failed'")
-        if self.status == "complete" and (self.score is None or not math.isfinite(self.score)):
-            raise ValueError(f"score={self.score!r}: a complete trial needs a finite score")
+        if self.status not in ("complete", "failed", "stopped"):
+            raise ValueError(f"status={self.status!r}: must be 'complete', 'failed' or 'stopped'")
+        if self.status != "failed" and (self.score is None or not math.isfinite(self.score)):
+            raise ValueError(f"score={self.score!r}: a {self.status} trial needs a finite score")
+        if self.status == "stopped" and (
+            self.predicted_score is None
+            or not math.isfinite(self.predicted_score)
+            or self.stopped_at is None
+            or not 0 < self.stopped_at < 1
+        ):
+            raise ValueError("a stopped trial needs a finite predicted_score and stopped_at in (0, 1)")
 
     @property
     def ok(self) -> bool:
+        """Complete: trained to the end of its budget (stopped and failed trials are not)."""
         return self.status == "complete"
+
+    @property
+    def stopped(self) -> bool:
+        return self.status == "stopped"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

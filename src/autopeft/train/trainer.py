@@ -30,6 +30,10 @@ from autopeft.train.result import Evaluation, TrialResult
 #: Called after each evaluation with (step, total_steps, score).
 ProgressFn = Callable[[int, int, float], None]
 
+#: Early stopping: called after each evaluation but the last with (curve so far, total steps); returns
+#: the predicted final score to stop the trial now, else None (see :mod:`autopeft.study.stopping`).
+StopFn = Callable[[tuple[Evaluation, ...], int], float | None]
+
 #: Called once training succeeded with (trained model, adapter names), e.g. to save the adapters.
 TrainedFn = Callable[[torch.nn.Module, tuple[str, ...]], None]
 
@@ -100,6 +104,7 @@ def run_trial(
     device: str | torch.device = "cpu",
     progress: ProgressFn | None = None,
     on_trained: TrainedFn | None = None,
+    should_stop: StopFn | None = None,
 ) -> TrialResult:
     """Train ``config`` on ``data`` within ``budget`` and score it on the validation split.
 
@@ -118,6 +123,8 @@ def run_trial(
         progress: called after each evaluation.
         on_trained: called with the trained model once training succeeded (an error it raises makes
             the trial fail).
+        should_stop: early stopping; when it returns a predicted score, the trial ends at once with
+            status ``stopped``, its curve so far and that prediction.
     """
     device = torch.device(device)
     metric = data.spec.main_metric
@@ -196,6 +203,22 @@ def run_trial(
                     curve.append(Evaluation(step, step / steps_per_epoch, float(metrics[metric]), metrics))
                     if progress is not None:
                         progress(step, total, float(metrics[metric]))
+                    if should_stop is not None and step < total:
+                        predicted = should_stop(tuple(curve), total)
+                        if predicted is not None:
+                            return TrialResult(
+                                status="stopped",
+                                score=curve[-1].score,
+                                metrics=curve[-1].metrics,
+                                curve=tuple(curve),
+                                train_seconds=train_seconds,
+                                eval_seconds=eval_seconds,
+                                tokens_per_second=tokens / train_seconds if train_seconds > 0 else 0.0,
+                                peak_memory_mb=memory.peak_mb(),
+                                predicted_score=float(predicted),
+                                stopped_at=step / total,
+                                **common,
+                            )
                 if step >= total:
                     break
         last = curve[-1]

@@ -1,0 +1,118 @@
+"""Early stopping that understands two objectives.
+
+A trial's parameter count is known before it trains, so the only open question about it is its final
+score. After each evaluation but the last, :class:`ParetoStopper` compares the trial's curve with the
+curves of the completed trials of the same search (same budget, so the same evaluation steps):
+
+- ``gains``: for every completed trial, its final score minus its score at this step;
+- optimistic final = this trial's score now + the largest gain any completed trial made from this
+  step on + ``margin`` (for the noise of a single evaluation; default 2 seed standard deviations of
+  SST-2 at the demo budget, 2 x 0.014);
+- the trial stops when a complete trial with at most its parameter count already scores more than
+  that optimistic final: even the best learning curve seen so far could not bring it onto the front.
+
+Nothing stops before ``min_trials`` complete trials have curves. A stopped trial is recorded with its
+partial curve (status ``stopped``); optimisers are told the score predicted for it, its score now
+plus the median gain (:meth:`autopeft.optim.base.Optimiser.objective_values`); it never enters the
+front or the hypervolume. The rule is conservative by construction: the largest observed gain, plus a
+margin, against the front at equal or fewer parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from autopeft.train.result import Evaluation, TrialResult
+
+#: Called after each evaluation but the last with the curve so far and the trial's total steps;
+#: returns the predicted final score when the trial should stop now, else None.
+StopFn = Callable[[Sequence[Evaluation], int], float | None]
+
+#: Default margin (score units): two seed standard deviations measured on SST-2 at the demo budget.
+DEFAULT_MARGIN = 0.028
+#: Complete trials with curves needed before any trial is stopped.
+DEFAULT_MIN_TRIALS = 5
+
+
+@dataclass(frozen=True)
+class StopDecision:
+    """Why a trial may stop at one step (for logs and tests).
+
+    Args:
+        step: the evaluation's step.
+        score: the trial's score at that step.
+        optimistic: score + largest gain + margin (the most the rule believes it could reach).
+        predicted: score + median gain (told to the optimiser if it stops).
+        blocking: score of the best complete trial with at most its parameters, or None.
+        stop: whether it stops.
+    """
+
+    step: int
+    score: float
+    optimistic: float
+    predicted: float
+    blocking: float | None
+    stop: bool
+
+
+@dataclass
+class ParetoStopper:
+    """Stops trials whose learning curve cannot reach the Pareto front at their parameter count.
+
+    Args:
+        margin: score units added to the optimistic final (>= 0).
+        min_trials: complete trials with a score at the same step needed before stopping (>= 1).
+    """
+
+    margin: float = DEFAULT_MARGIN
+    min_trials: int = DEFAULT_MIN_TRIALS
+    _curves: list[dict[int, float]] = field(default_factory=list)
+    _finals: list[float] = field(default_factory=list)
+    _front: list[tuple[float, float]] = field(default_factory=list)  # (params_pct, score) of complete trials
+
+    def __post_init__(self) -> None:
+        if not self.margin >= 0:
+            raise ValueError(f"margin={self.margin}: must be >= 0")
+        if self.min_trials < 1:
+            raise ValueError(f"min_trials={self.min_trials}: must be >= 1")
+
+    def update(self, results: Sequence[TrialResult]) -> None:
+        """Learn from finished trials (complete ones only; stopped and failed trials are ignored)."""
+        for result in results:
+            if not result.ok or result.score is None:
+                continue
+            self._curves.append({e.step: e.score for e in result.curve})
+            self._finals.append(float(result.score))
+            self._front.append((float(result.params_pct), float(result.score)))
+
+    def decide(self, params_pct: float, curve: Sequence[Evaluation]) -> StopDecision | None:
+        """The decision after the last evaluation of ``curve`` for a trial of ``params_pct``; None when
+        too few complete trials were evaluated at that step."""
+        now = curve[-1]
+        gains = [final - c[now.step] for c, final in zip(self._curves, self._finals, strict=True) if now.step in c]
+        if len(gains) < self.min_trials:
+            return None
+        optimistic = now.score + max(gains) + self.margin
+        predicted = now.score + float(np.median(gains))
+        better = [score for pct, score in self._front if pct <= params_pct]
+        blocking = max(better) if better else None
+        return StopDecision(
+            step=now.step,
+            score=now.score,
+            optimistic=optimistic,
+            predicted=predicted,
+            blocking=blocking,
+            stop=blocking is not None and blocking > optimistic,
+        )
+
+    def for_trial(self, params_pct: float) -> StopFn:
+        """The stop function of one trial of ``params_pct`` (for :func:`autopeft.train.trainer.run_trial`)."""
+
+        def should_stop(curve: Sequence[Evaluation], total_steps: int) -> float | None:
+            decision = self.decide(params_pct, curve)
+            return decision.predicted if decision is not None and decision.stop else None
+
+        return should_stop
