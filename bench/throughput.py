@@ -29,6 +29,7 @@ Prints tables and writes ``bench/results/throughput_<device>.json``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -251,7 +252,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peak-n", type=int, default=None, help="matrix size of the peak (default 2048 CPU, 8192 GPU)")
     parser.add_argument("--trial-configs", default="parallel,paper-mid")
     parser.add_argument("--trial-val-examples", type=int, default=DEMO["val_examples"])
+    parser.add_argument("--trial-seeds", default="0", help="seeds of every trial variant, e.g. 0,1,2")
+    parser.add_argument(
+        "--trial-variants",
+        default="project,project-random-batches,reference",
+        help="which trial loops to run (scores only need the first two)",
+    )
     parser.add_argument("--skip-trials", action="store_true")
+    parser.add_argument("--skip-steps", action="store_true", help="only the trials (part 3)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -270,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     print(f"\n{'task':6s} {'config':14s} {'trainable':>10s} {'train tok/s':>12s} {'GFLOP/s':>9s} "
           f"{'% peak':>7s} {'eval tok/s':>11s}")  # fmt: skip
-    for task_key in args.tasks.split(","):
+    for task_key in [] if args.skip_steps else args.tasks.split(","):
         task = load_task(TASKS[task_key], args.data_dir)
         budget = Budget(train_examples=1000, val_examples=400, max_length=args.length)
         data = prepare_data(task, base.tokenizer, budget, 0)
@@ -291,17 +299,46 @@ def main(argv: list[str] | None = None) -> int:
         task = load_task("glue/sst2", args.data_dir)
         budget = Budget(**{**DEMO, "val_examples": args.trial_val_examples})
         print(f"\ntrials on SST-2 at the demo budget {budget.to_dict()}")
-        head = ("config", "project s", "reference s", "speed-up", "project", "reference")
-        print("{:14s} {:>10s} {:>12s} {:>9s} {:>8s} {:>10s}".format(*head))
+        variants = {
+            "project": lambda c, sd: project_trial(args.model, task, c, budget, sd, args.device),
+            "project-random-batches": lambda c, sd: project_trial(
+                args.model, task, c, dataclasses.replace(budget, group_by_length=False), sd, args.device
+            ),
+            "reference": lambda c, sd: reference_trial(args.model, task, c, budget, sd, args.device),
+        }
+        chosen = args.trial_variants.split(",")
+        variants = {v: fn for v, fn in variants.items() if v in chosen}
+        head = ("config", "seed", *(f"{v} s" for v in variants), *variants)
+        print(" ".join(f"{h:>12s}" for h in head))
         for cfg in args.trial_configs.split(","):
             config = _config(cfg, base.config.num_hidden_layers)
-            ours = project_trial(args.model, task, config, budget, 0, args.device)
-            ref = reference_trial(args.model, task, config, budget, 0, args.device)
-            trials.append(
-                {"config": cfg, "project": ours, "reference": ref, "speedup": ref["seconds"] / ours["seconds"]}
-            )
-            print(f"{cfg:14s} {ours['seconds']:10.1f} {ref['seconds']:12.1f} {ref['seconds'] / ours['seconds']:8.2f}x "
-                  f"{ours['score']:8.3f} {ref['score']:10.3f}")  # fmt: skip
+            for seed in (int(x) for x in args.trial_seeds.split(",")):
+                runs = {v: fn(config, seed) for v, fn in variants.items()}
+                trials.append(
+                    {
+                        "config": cfg,
+                        "seed": seed,
+                        **runs,
+                        **{
+                            f"speedup_{'reference' if v == 'reference' else 'grouping'}": runs[v]["seconds"]
+                            / runs["project"]["seconds"]
+                            for v in runs
+                            if v != "project"
+                        },
+                    }
+                )
+                cells = [f"{runs[v]['seconds']:12.1f}" for v in variants] + [
+                    f"{runs[v]['score']:12.3f}" for v in variants
+                ]
+                print(f"{cfg:>12s} {seed:12d} " + " ".join(cells))
+        if trials:
+            print("\nmedian over configurations and seeds:")
+            for key in ("speedup_reference", "speedup_grouping"):
+                if key in trials[0]:
+                    print(f"  {key}: {np.median([t[key] for t in trials]):.2f}x")
+            for v in variants:
+                scores = [t[v]["score"] for t in trials]
+                print(f"  {v}: mean score {np.mean(scores):.4f} (n={len(scores)})")
     out = Path(args.out or Path(__file__).parent / "results" / f"throughput_{device.type}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     record = {
@@ -317,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
         "trials": trials,
         "trial_budget": {**DEMO, "val_examples": args.trial_val_examples},
+        "load_average": os.getloadavg(),
     }
     out.write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {out}")

@@ -104,7 +104,7 @@ def test_trials_csv_round_trip(tmp_path: Path, study) -> None:
     assert len(rows) == len(study)
     columns = list(rows[0])
     assert columns[:6] == ["number", "status", "score", "metric", "metric_accuracy", "metric_f1"]
-    assert columns[6:19] == [
+    assert columns[6:21] == [
         "peft_params",
         "peft_params_train",
         "head_params",
@@ -117,9 +117,11 @@ def test_trials_csv_round_trip(tmp_path: Path, study) -> None:
         "proposal_seconds",
         "seed",
         "error",
+        "predicted_score",
+        "stopped_at",
         "config",
     ]
-    assert columns[19:] == [
+    assert columns[21:] == [
         "config_ia3",
         "config_layers",
         "config_lora",
@@ -127,7 +129,7 @@ def test_trials_csv_round_trip(tmp_path: Path, study) -> None:
         "config_prefix",
         "config_serial",
     ]
-    assert len(columns) == 25
+    assert len(columns) == 27
     first, failed, fourth = rows[0], rows[4], rows[3]
     assert int(first["number"]) == 0 and float(first["score"]) == 0.80
     assert float(first["params_pct"]) == 0.5 and int(first["peft_params"]) == 500
@@ -143,7 +145,7 @@ def test_trials_csv_empty(tmp_path: Path) -> None:
     path = write_trials_csv([], tmp_path / "t.csv")
     assert path.read_text().splitlines() == [
         "number,status,score,metric,peft_params,peft_params_train,head_params,backbone_params,"
-        "params_pct,train_seconds,eval_seconds,tokens_per_second,peak_memory_mb,proposal_seconds,seed,error,config"
+        "params_pct,train_seconds,eval_seconds,tokens_per_second,peak_memory_mb,proposal_seconds,seed,error,predicted_score,stopped_at,config"
     ]
 
 

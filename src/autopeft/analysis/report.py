@@ -53,6 +53,8 @@ _CSV_MIDDLE = (
     "proposal_seconds",
     "seed",
     "error",
+    "predicted_score",
+    "stopped_at",
     "config",
 )
 
@@ -235,7 +237,7 @@ def write_trials_csv(trials: Iterable[TrialResult], path: PathLike) -> Path:
     Columns: ``number, status, score, metric``, one ``metric_<name>`` per metric seen in any trial
     (sorted), ``peft_params, peft_params_train, head_params, backbone_params, params_pct,
     train_seconds, eval_seconds, tokens_per_second, peak_memory_mb, proposal_seconds, seed,
-    error``, ``config`` (the
+    error, predicted_score, stopped_at`` (the last two for trials stopped early), ``config`` (the
     whole configuration as JSON), then one ``config_<key>`` per configuration key seen in any trial
     (sorted; lists such as ``layers`` as JSON). Missing values are empty cells.
 
