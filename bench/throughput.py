@@ -258,12 +258,20 @@ def main(argv: list[str] | None = None) -> int:
         default="project,project-random-batches,reference",
         help="which trial loops to run (scores only need the first two)",
     )
+    parser.add_argument(
+        "--group-window", type=int, default=None, help="batches per length-grouping window (default: the project's)"
+    )
     parser.add_argument("--skip-trials", action="store_true")
     parser.add_argument("--skip-steps", action="store_true", help="only the trials (part 3)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    import autopeft.train.data as train_data
+
+    if args.group_window is not None:
+        train_data.GROUP_WINDOW = args.group_window  # read at every call of train_batches
+    print(f"length-grouping window: {train_data.GROUP_WINDOW} batches")
     from autopeft.models import BaseModel, resolve_model
     from autopeft.tasks import load_task
     from autopeft.train.budget import Budget
@@ -355,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         "trials": trials,
         "trial_budget": {**DEMO, "val_examples": args.trial_val_examples},
         "load_average": os.getloadavg(),
+        "group_window": train_data.GROUP_WINDOW,
     }
     out.write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {out}")
