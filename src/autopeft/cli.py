@@ -452,16 +452,21 @@ def cmd_baselines(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from autopeft.methods import baseline_table, parse_baselines
-    from autopeft.models import load_model_config
     from autopeft.runs import RunSpec, run_specs
 
     methods = parse_baselines(args.methods)
     if args.list:
-        hidden = load_model_config(args.model).hidden_size
+        from autopeft.build import build_method
+        from autopeft.models import BaseModel
+
+        base = BaseModel.load(args.model)
+        hidden = base.config.hidden_size
+        print(f"baselines for {args.model} (hidden size {hidden}); parameters measured on the built model")
         for row in baseline_table(hidden):
             if row["name"] in {m.name for m in methods}:
+                pct = build_method(base.backbone, parse_baselines(row["name"])[0], num_labels=2, seed=0).counts.pct
                 trains, lr = row["trains"], row["learning_rate"]
-                print(f"{row['name']:<9} {row['label']:<26} {trains:<70} lr {lr:<9} {row['source']}")
+                print(f"{row['name']:<9} {row['label']:<26} {pct:8.3f} %  {trains:<62} lr {lr:<9} {row['source']}")
         return EXIT_OK
     if not args.out:
         raise UserError(

@@ -194,3 +194,10 @@ def test_bad_run_flags_exit_2(tmp_path, capsys, cb_search, args, field):
 def test_report_of_folders_without_results_exits_2(tmp_path, capsys):
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "r")]) == EXIT_USAGE
     assert "results.jsonl" in capsys.readouterr().err
+
+
+def test_baselines_list_measures_each_on_the_model(capsys, tiny_model_dir):
+    assert main(["baselines", "--task", "glue/rte", "--list", "--model", str(tiny_model_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "hidden size 32" in out and "100.000 %" in out and "serial adapter 2 after attention+ffn" in out
+    assert len([line for line in out.splitlines() if " % " in line]) == 9
