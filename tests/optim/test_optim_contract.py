@@ -5,6 +5,7 @@ No training: results come from a synthetic, deterministic objective.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -280,3 +281,18 @@ def test_objective_values(name: str) -> None:
     ok = result(c)
     assert opt.objective_values(ok) == [ok.score, ok.params_pct]
     assert opt.objective_values(result(c, failed=True)) is None
+
+
+def stopped(config: PeftConfig, predicted: float = 0.6) -> TrialResult:
+    """A synthetic trial stopped early at 25 % of its steps."""
+    return dataclasses.replace(result(config), status="stopped", score=0.5, predicted_score=predicted, stopped_at=0.25)
+
+
+def test_stopped_results_are_accepted_and_never_proposed_again(name: str) -> None:
+    opt = make_optimiser(name, SMALL, seed=8)
+    first = opt.ask(6)
+    opt.tell([stopped(c) if i % 2 else result(c) for i, c in enumerate(first)])
+    later = opt.ask(6)
+    assert len(later) == 6
+    assert_valid_members(SMALL, later)
+    assert not set(keys(first)) & set(keys(later))

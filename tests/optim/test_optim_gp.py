@@ -288,3 +288,13 @@ def test_a_numerical_failure_of_the_model_falls_back_to_random(monkeypatch, capl
     assert len(set(keys(batch))) == 3
     assert_valid_members(SMALL, batch)
     assert "model failed" in caplog.text
+
+
+def test_a_stopped_trial_is_training_data_at_its_predicted_score() -> None:
+    from test_optim_contract import stopped
+
+    opt = gp(seed=9)
+    configs = opt.ask(5)
+    opt.tell([result(c) for c in configs[:4]] + [stopped(configs[4], predicted=0.61)])
+    assert opt.n_train == 5
+    assert opt._train_y[-1][0] == 0.61  # the prediction, not the partial score 0.5
