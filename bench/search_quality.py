@@ -142,11 +142,13 @@ def cmd_surrogate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _problem(spec: str, surrogate: str):
+def _problem(spec: str, surrogate: str, clip: bool = False):
     from autopeft.benchmark import SURROGATE_MODELS, SurrogateProblem, SyntheticProblem, TrialTable, cross_validate
     from autopeft.space import SearchSpace
 
     if spec == "synthetic":
+        if clip:
+            raise SystemExit("--clip applies to a table problem only")
         return SyntheticProblem(SearchSpace.named("paper", 6, 384))
     table = TrialTable.load(spec)
     if surrogate == "best":  # chosen by held-out R^2 alone, before any optimiser runs
@@ -155,14 +157,30 @@ def _problem(spec: str, surrogate: str):
             print(f"surrogate {fit.model}: 5-fold R2 {fit.r2:.3f}, Spearman {fit.spearman:.3f}, RMSE {fit.rmse:.4f}")
         surrogate = max(fits, key=lambda f: f.r2).model
         print(f"surrogate model: {surrogate} (best cross-validated R2)")
-    return SurrogateProblem(table, model=surrogate)
+    return SurrogateProblem(table, model=surrogate, clip=clip)
+
+
+def _random_runs(directory: str, problem_name: str, trials: int, batch: int) -> list:
+    """Random search's saved runs in ``directory`` (the target of a benchmark whose own directory holds
+    other variants only, e.g. an ablation of the initial design, which random search does not have)."""
+    from autopeft.benchmark import RunRecord
+
+    runs = [RunRecord.load(f) for f in sorted(Path(directory).glob("random-seed*.json"))]
+    if not runs:
+        raise SystemExit(f"{directory}: no random-seed*.json")
+    for r in runs:
+        if (r.problem, r.trials, r.batch) != (problem_name, trials, batch):
+            raise SystemExit(
+                f"{directory}: random seed {r.seed} ran on {r.problem} with trials={r.trials}, batch={r.batch}"
+            )
+    return runs
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     _threads(args.threads)
     from autopeft.benchmark import best_hypervolume, format_summary_table, plot_summary, run_all, summarise_runs
 
-    problem = _problem(args.problem, args.surrogate)
+    problem = _problem(args.problem, args.surrogate, clip=args.clip)
     out_dir = Path(args.out) if args.out else HERE / "results" / "search_quality" / problem.name
     variants = args.variants.split(",")
     # A table was made by a seeded random search; with the same seed, Optuna's random sampler (and
@@ -186,6 +204,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         echo=lambda line: print(line, flush=True),
         saved_only=args.summary_only,
     )
+    if args.random_from:
+        if "random" in variants:
+            raise SystemExit("--random-from replaces the random variant: leave it out of --variants")
+        records += _random_runs(args.random_from, problem.name, args.trials, args.batch)
     checkpoints = [t for t in (25, 50, 100) if t <= args.trials]
     summary = summarise_runs(records, checkpoints, best_hypervolume=best)
     table = format_summary_table(summary)
@@ -195,6 +217,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"random trials for saas/gp, seeds from {seeds[0]} (runs saved: {counts}), observation noise std "
         f"{problem.noise_std:.4f}."
     )
+    if args.random_from:
+        settings += f" Random search's runs (the target) are those saved in `{args.random_from}`."
     (out_dir / "summary.md").write_text(settings + "\n\n" + table + "\n")
     (out_dir / "summary.json").write_text(json.dumps(summary.to_dict(), indent=1) + "\n")
     plot_summary(summary, out_dir / "hypervolume.png", title=f"{problem.name}: median HV (IQR band)")
@@ -228,6 +252,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--first-seed", type=int, default=None, help="default 0 (synthetic) or 1000 (tables)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=None)
+    p.add_argument(
+        "--clip",
+        action="store_true",
+        help="table problems: clip the surrogate's predictions to the measured score range (problem name "
+        "ends in -clipped)",
+    )
+    p.add_argument(
+        "--random-from",
+        default=None,
+        help="take random search's saved runs (the target) from this directory instead of running them",
+    )
     p.add_argument("--summary-only", action="store_true", help="summarise the saved runs; run nothing")
     args = parser.parse_args(argv)
     args.command_line = "python bench/search_quality.py " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -179,3 +179,21 @@ def test_trial_table_and_surrogate(tmp_path) -> None:
     assert problem.params_pct(hi) == table.params_pct(hi)
     rec = run_one(problem, "random", 0, trials=10, batch=5)
     assert len(rec.configs) == 10 and np.isfinite(rec.hypervolume).all()
+
+
+def test_clipped_surrogate_stays_in_the_measured_range() -> None:
+    table = _table()
+    lo, hi = min(table.scores), max(table.scores)
+    raw = SurrogateProblem(table, model="gradient_boosting")
+    clipped = SurrogateProblem(table, model="gradient_boosting", clip=True)
+    assert not raw.clip and raw.name == "surrogate-toy-task-80"  # off by default: existing benchmarks unchanged
+    assert clipped.name == "surrogate-toy-task-80-clipped"
+    configs = clipped.every_config()
+    before, after = raw.predict(configs), clipped.predict(configs)
+    assert (before > hi).any()  # boosting adds up effects seen apart and extrapolates above every real trial
+    assert after.min() >= lo and after.max() <= hi
+    np.testing.assert_array_equal(after, np.clip(before, lo, hi))  # only the out-of-range ones change
+    top = configs[int(np.argmax(before))]
+    assert clipped.true_score(top) == hi and raw.true_score(top) > hi
+    clipped.prime(configs)
+    assert max(clipped.true_score(c) for c in configs) == hi

@@ -280,22 +280,40 @@ class SurrogateProblem(Problem):
         model: one of :data:`SURROGATE_MODELS`.
         noise_std: observation noise; default the table's measured seed std.
         seed: seeds the regression model.
+        clip: clip the predictions to ``[min, max]`` of the table's measured scores, so that no
+            configuration scores above (or below) every real trial (a tree ensemble can extrapolate
+            beyond them by adding up the effects of features seen apart). Off by default; a clipped
+            problem's name ends in ``-clipped`` (another benchmark).
     """
 
-    def __init__(self, table: TrialTable, model: str = "random_forest", noise_std: float | None = None, seed: int = 0):
+    def __init__(
+        self,
+        table: TrialTable,
+        model: str = "random_forest",
+        noise_std: float | None = None,
+        seed: int = 0,
+        clip: bool = False,
+    ):
         self.table = table
         self.space = table.search_space
         self.model = model
+        self.clip = clip
         self.noise_std = float(table.seed_std if noise_std is None else noise_std)
         # the table's size is part of the name: runs on a grown table are another benchmark
         self.name = f"surrogate-{table.source.get('task', 'table').replace('/', '-')}-{len(table.scores)}"
+        if clip:
+            self.name += "-clipped"
         X = features(self.space, [PeftConfig.from_dict(c) for c in table.configs])
         self._regressor = _regressor(model, seed).fit(X, np.asarray(table.scores))
         self._cache: dict[str, float] = {}
 
     def predict(self, configs: list[PeftConfig]) -> np.ndarray:
-        """Surrogate scores of ``configs``, shape ``(len(configs),)``."""
-        return self._regressor.predict(features(self.space, configs))
+        """Surrogate scores of ``configs``, shape ``(len(configs),)`` (clipped to the measured range if
+        ``clip``)."""
+        pred = self._regressor.predict(features(self.space, configs))
+        if self.clip:
+            pred = np.clip(pred, min(self.table.scores), max(self.table.scores))
+        return pred
 
     def true_score(self, config: PeftConfig) -> float:
         key = config.key()
