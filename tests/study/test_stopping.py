@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from test_search import BUDGET as SEARCH_BUDGET
+from test_search import _settings as search_settings
 
 from autopeft.errors import UserError
 from autopeft.optim import make_optimiser
@@ -100,19 +102,9 @@ _DECISION = StopDecision(step=0, score=0.0, optimistic=0.0, predicted=0.5, block
 
 
 def _settings(toy_csv: Path, **kw) -> SearchSettings:
-    budget = Budget(train_examples=120, val_examples=40, epochs=1, max_length=16, learning_rate=1e-2, evals_per_epoch=2)
-    base = dict(
-        model="tiny",
-        task=str(toy_csv),
-        text_columns=("sentence",),
-        label_column="label",
-        optimizer="random",
-        trials=5,
-        seed=0,
-        budget=budget,
-        early_stop=True,
-    )
-    return SearchSettings(**{**base, **kw})
+    """The settings of ``test_search`` with two evaluations per trial and early stopping on."""
+    budget = dataclasses.replace(SEARCH_BUDGET, evals_per_epoch=2)
+    return search_settings(toy_csv, **{"trials": 5, "budget": budget, "early_stop": True, **kw})
 
 
 def test_search_records_stopped_trials_reports_and_resumes(tmp_path, toy_csv, tiny_bert, monkeypatch):

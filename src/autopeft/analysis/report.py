@@ -273,6 +273,16 @@ def write_pareto_json(front: ParetoFront, path: PathLike) -> Path:
 
 
 # ----------------------------------------------------------------------------------------- plot
+def log_x_axis(ax: Any, xs: Sequence[float]) -> None:
+    """A log x axis for parameter percentages ``xs``; symlog when one is zero (zero cannot sit on a
+    log axis: linear near zero, log beyond)."""
+    positive = [x for x in xs if x > 0]
+    if len(positive) == len(xs):
+        ax.set_xscale("log")
+    else:
+        ax.set_xscale("symlog", linthresh=min(positive) if positive else 1e-3)
+
+
 def _objective_label(objectives: Sequence[Objective], attribute: str, default: Objective) -> str:
     for objective in objectives:
         if objective.attribute == attribute:
@@ -346,11 +356,7 @@ def plot_pareto(
                     if t.number < 0:  # not run through a study: no number to show
                         continue
                     ax.annotate(f"#{t.number}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
-        positive = [x for x in xs if x > 0]
-        if len(positive) == len(xs):
-            ax.set_xscale("log")
-        else:  # zero params % cannot sit on a log axis: linear near zero, log beyond
-            ax.set_xscale("symlog", linthresh=min(positive) if positive else 1e-3)
+        log_x_axis(ax, xs)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(loc="lower right", fontsize=8)
     hidden = [f"{n} {what} trial{'s' if n != 1 else ''}" for n, what in ((n_failed, "failed"), (n_stopped, "stopped"))]

@@ -26,6 +26,7 @@ import numpy as np
 
 from autopeft.analysis.io import atomic_write_bytes, atomic_write_text
 from autopeft.analysis.pareto import _json_number, pareto_mask
+from autopeft.analysis.report import log_x_axis
 from autopeft.errors import UserError
 from autopeft.methods import BASELINES, Method
 from autopeft.runs.ledger import RESULTS_FILE, RunRecord, read_records
@@ -681,12 +682,7 @@ def plot_runs(report: RunsReport, path: PathLike) -> Path:
                     fontsize=6,
                     color="tab:red",
                 )
-        xs_all = [p[1] for p in points]
-        positive = [x for x in xs_all if x > 0]
-        if len(positive) == len(xs_all):
-            ax.set_xscale("log")
-        else:  # zero params % cannot sit on a log axis: linear near zero, log beyond
-            ax.set_xscale("symlog", linthresh=min(positive) if positive else 1e-3)
+        log_x_axis(ax, [p[1] for p in points])
         ax.grid(True, which="both", alpha=0.3)
     if handles:
         fig.legend(
