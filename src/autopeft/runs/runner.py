@@ -123,10 +123,10 @@ def run_specs(
     out = Path(out_dir)
     ledger = ResultsLedger(out)
     done = ledger.completed_keys()
-    keys = [s.key for s in specs]
-    if len(set(keys)) != len(keys):
-        seen: set[str] = set()
-        specs = [s for s in specs if not (s.key in seen or seen.add(s.key))]  # type: ignore[func-returns-value]
+    unique: dict[str, RunSpec] = {}
+    for spec in specs:  # the same experiment asked twice runs once (the first spec names it)
+        unique.setdefault(spec.key, spec)
+    specs = list(unique.values())
     todo = [s for s in specs if s.key not in done]
     skipped = len(specs) - len(todo)
     echo(f"{len(specs)} runs: {skipped} already finished in {ledger.path}, {len(todo)} to train")
@@ -134,7 +134,7 @@ def run_specs(
         torch.set_num_threads(threads)
     failed = ran = 0
     models: dict[str, BaseModel] = {}
-    data_cache: dict[tuple[str, str, str], PreparedData] = {}
+    data_cache: dict[tuple[str, str, int | None, int, int], PreparedData] = {}
     tasks: dict[str, Any] = {}
     started = time.perf_counter()
     for i, spec in enumerate(todo, start=1):
@@ -142,7 +142,8 @@ def run_specs(
         if model is None:
             model = models.setdefault(spec.model, BaseModel.load(spec.model))
         budget = spec.effective_budget
-        data_key = (spec.model, spec.task, json.dumps({**budget.to_dict(), "seed": spec.data_seed}, sort_keys=True))
+        # the tokenised data depends on these alone, not on the learning rate or other training settings
+        data_key = (spec.model, spec.task, budget.train_examples, budget.max_length, spec.data_seed)
         if data_key not in data_cache:
             if spec.task not in tasks:
                 tasks[spec.task] = load_task(spec.task, data_dir)
