@@ -176,6 +176,13 @@ def _random_runs(directory: str, problem_name: str, trials: int, batch: int) -> 
     return runs
 
 
+def _nuts(text: str) -> dict[str, int]:
+    parts = text.split("/")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise SystemExit(f"--nuts: {text!r} is not warmup/samples/thinning, e.g. 128/64/8")
+    return {"warmup_steps": int(parts[0]), "num_samples": int(parts[1]), "thinning": int(parts[2])}
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     _threads(args.threads)
     from autopeft.benchmark import best_hypervolume, format_summary_table, plot_summary, run_all, summarise_runs
@@ -203,6 +210,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         init_trials=args.init_trials,
         echo=lambda line: print(line, flush=True),
         saved_only=args.summary_only,
+        optimiser_kwargs={"saas": _nuts(args.nuts)} if args.nuts else None,
     )
     if args.random_from:
         if "random" in variants:
@@ -217,6 +225,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"random trials for saas/gp, seeds from {seeds[0]} (runs saved: {counts}), observation noise std "
         f"{problem.noise_std:.4f}."
     )
+    if args.nuts:
+        settings += f" saas's NUTS budget (warmup/samples/thinning): {args.nuts}."
     if args.random_from:
         settings += f" Random search's runs (the target) are those saved in `{args.random_from}`."
     (out_dir / "summary.md").write_text(settings + "\n\n" + table + "\n")
@@ -264,6 +274,11 @@ def main(argv: list[str] | None = None) -> int:
         help="take random search's saved runs (the target) from this directory instead of running them",
     )
     p.add_argument("--summary-only", action="store_true", help="summarise the saved runs; run nothing")
+    p.add_argument(
+        "--nuts",
+        default=None,
+        help="saas's NUTS budget warmup/samples/thinning (default the optimiser's, 256/128/16); use its own --out",
+    )
     args = parser.parse_args(argv)
     args.command_line = "python bench/search_quality.py " + " ".join(argv if argv is not None else sys.argv[1:])
     return {"table": cmd_table, "surrogate": cmd_surrogate, "run": cmd_run}[args.command](args)

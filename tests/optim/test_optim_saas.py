@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -154,3 +155,58 @@ def test_saas_map_proposals_keep_the_contract_and_repeat_with_the_seed() -> None
     told = random_results(SMALL, 8, seed=5, fail_every=4)
     nan = dataclasses.replace(told[1], status="failed", score=None, error="loss is NaN")
     _check_contract_and_seed(lambda: saas_map(seed=1), [told[0], nan, *told[2:]])
+
+
+def test_padding_adds_a_constant_to_the_log_density() -> None:
+    """Padded rows are masked out of the likelihood exactly: at any hyperparameters the padded model's
+    log density is the unpadded one plus ``(n_pad - n) log N(0; 0, 1)``, so the posterior is unchanged."""
+    import jax
+    import jax.numpy as jnp
+    from botorch.models.fully_bayesian import SaasPyroModel
+    from numpyro import handlers
+    from numpyro.infer.util import log_density
+
+    gen = torch.Generator().manual_seed(0)
+    X = torch.rand(11, 3, generator=gen, dtype=torch.float64)
+    Y = torch.randn(11, 1, generator=gen, dtype=torch.float64)
+    plain = SaasPyroModel()
+    plain.set_inputs(X, Y)
+    Xp, Yp, mask = botorch_saas.pad_observations(X.numpy(), Y.numpy(), multiple=8)
+    assert Xp.shape == (16, 3) and Yp.shape == (16, 1) and mask.tolist() == [1.0] * 11 + [0.0] * 5
+    assert (Xp[11:] == 0).all() and (Yp[11:] == 0).all() and np.array_equal(Xp[:11], X.numpy())
+    padded = botorch_saas.PaddedSaasPyroModel()
+    padded.set_inputs(torch.as_tensor(Xp), torch.as_tensor(Yp))
+    args = (jnp.asarray(Xp), jnp.asarray(Yp), jnp.asarray(mask))
+    const = -5 * 0.5 * math.log(2 * math.pi)
+    for seed in range(3):
+        trace = handlers.trace(handlers.seed(plain.sample, jax.random.PRNGKey(seed))).get_trace()
+        params = {k: v["value"] for k, v in trace.items() if v["type"] == "sample" and not v["is_observed"]}
+        assert set(params) == {"outputscale", "mean", "noise", "kernel_tausq", "_kernel_inv_length_sq"}
+        lp_plain, _ = log_density(plain.sample, (), {}, params)
+        lp_padded, _ = log_density(padded.model, args, {}, params)
+        assert float(lp_padded) == pytest.approx(float(lp_plain) + const, rel=1e-4, abs=1e-3)
+
+
+def test_nuts_fit_reuses_one_sampler_per_padded_shape_and_finds_the_relevant_dimension() -> None:
+    opt = saas(warmup_steps=64, num_samples=64, thinning=8)
+    gen = torch.Generator().manual_seed(1)
+    X = torch.rand(30, 4, generator=gen, dtype=torch.float64)
+    y = torch.sin(3 * X[:, 0]) + 0.01 * torch.randn(30, generator=gen, dtype=torch.float64)
+    opt._fit_gp(0, X[:18], y[:18])
+    assert len(opt._samplers) == 1  # 18 rows padded to 24
+    gp = opt._fit_gp(0, X[:24], y[:24])
+    assert len(opt._samplers) == 1  # 24 rows: the same padded shape, the same compiled sampler
+    assert gp.num_mcmc_samples == 64 // 8
+    lengthscale = gp.median_lengthscale.detach().squeeze()
+    assert lengthscale.shape == (4,) and int(lengthscale.argmin()) == 0  # only x0 matters
+    assert float(lengthscale[1:].min()) > 3 * float(lengthscale[0])
+    held_out = gp.posterior(X[24:]).mixture_mean.squeeze(-1)
+    assert torch.allclose(held_out, y[24:], atol=0.1)
+    # NumPyro's MCMC.run loaded a new executable per fit and kept every old one mapped (~600 mappings
+    # per fit, fatal at the kernel's 65,530 after ~100 fits); the compiled sampler must not grow
+    maps = Path("/proc/self/maps")
+    if maps.exists():  # Linux
+        before = len(maps.read_text().splitlines())
+        for k in range(3):
+            opt._fit_gp(0, X[k : k + 20], y[k : k + 20])
+        assert len(maps.read_text().splitlines()) - before < 50

@@ -22,16 +22,23 @@ NUTS budget
     acquisition) against the number of observations; see the README for the figures. The NUTS
     sampler is seeded from the optimiser's seed and the call count, so seeded runs repeat.
 
-Compile cache
-    Most of a NUTS fit's time is JAX compiling the sampler for the data's shape (about 8 s of ~11 s for
-    50 observations in 15 dimensions here, where sampling takes ~3 s). Compiled programs are kept in a
-    persistent cache (:func:`jax_cache_dir`) unless the user configured JAX's own, so each number of
-    observations compiles once per machine: a resumed search, a second search and the benchmark's
-    seeds reuse them.
+Compiled sampler
+    BoTorch's ``fit_fully_bayesian_model_nuts`` samples a model that reads the training data from
+    attributes, so JAX baked them into the program as constants, and NumPyro's ``MCMC.run`` wraps its
+    loop in a function made anew at each call: every fit traced, compiled and loaded a new executable
+    (about 7 s of each fit here, whatever the NUTS budget) and kept the old ones mapped, so that a
+    process died after ~100 fits (see :class:`PaddedNuts`). Here :class:`PaddedSaasPyroModel` (BoTorch's
+    model, the same priors and sites) takes the data as arguments, padded to a multiple of
+    :data:`PAD_MULTIPLE` rows and masked out of the likelihood exactly (tested), and :class:`PaddedNuts`
+    compiles the whole warm-up + sampling loop once per padded shape and budget; the optimiser keeps
+    its samplers, and compiled programs are also kept in a persistent cache (:func:`jax_cache_dir`,
+    unless the user configured JAX's own) for later processes. ``bench/nuts_budget.py`` and
+    ``bench/proposal_cost.py`` measure the result.
 
 Threads
-    JAX sizes its CPU thread pool when it is first imported. ``threads`` (the search's ``--threads``)
-    sets ``XLA_FLAGS`` accordingly if JAX has not been imported yet and the user has not set the flags.
+    JAX sizes its CPU thread pool when its backend starts (the first computation, not the import:
+    BoTorch imports JAX with its models). ``threads`` (the search's ``--threads``) sets ``XLA_FLAGS``
+    accordingly if the backend has not started yet and the user has not set the flags.
 """
 
 from __future__ import annotations
@@ -41,8 +48,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
-from botorch.models.fully_bayesian import SaasFullyBayesianSingleTaskGP
+from botorch.models.fully_bayesian import SaasFullyBayesianSingleTaskGP, SaasPyroModel
 from botorch.models.transforms.outcome import Standardize
 
 from autopeft.errors import UserError
@@ -61,6 +69,13 @@ THINNING = 16
 #: instead of 9 s here.)
 SAAS_MC_SAMPLES = 16
 
+#: NUTS sees the observations padded to a multiple of this many rows (one compiled sampler per
+#: multiple; see the module docstring).
+PAD_MULTIPLE = 8
+
+#: NUTS's maximum tree depth (BoTorch's default).
+MAX_TREE_DEPTH = 6
+
 
 def jax_cache_dir() -> Path:
     """Where compiled NUTS programs are kept: ``$AUTOPEFT_JAX_CACHE``, else ``~/.cache/autopeft/jax``."""
@@ -68,13 +83,22 @@ def jax_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "autopeft" / "jax"
 
 
-def _require_jax(threads: int | None) -> None:
+def _jax_backend_started() -> bool:
+    """Whether JAX has set up its CPU backend (after which ``XLA_FLAGS`` are no longer read)."""
     if "jax" not in sys.modules:
-        if threads is not None and "XLA_FLAGS" not in os.environ:
-            os.environ["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={threads}"
-        # XLA's C++ warnings (one per cached program loaded: "Assume version compatibility") would
-        # interleave with the search's progress lines; errors still show
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        return False
+    try:
+        from jax._src import xla_bridge
+
+        return bool(xla_bridge.backends_are_initialized())
+    except (ImportError, AttributeError):  # a JAX without this private helper: assume started
+        return True
+
+
+def _require_jax(threads: int | None) -> None:
+    # BoTorch imports JAX with its models, but the backend reads XLA_FLAGS only when it starts
+    if not _jax_backend_started() and threads is not None and "XLA_FLAGS" not in os.environ:
+        os.environ["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={threads}"
     try:
         import jax
         import numpyro  # noqa: F401
@@ -127,24 +151,168 @@ class SaasOptimiser(GPOptimiser):
         self.num_samples = int(num_samples)
         self.thinning = int(thinning)
         _require_jax(threads)
+        self._samplers: dict[tuple[int, ...], PaddedNuts] = {}  # compiled NUTS samplers by padded shape
 
     def _fit_gp(self, key: int, X: torch.Tensor, y: torch.Tensor) -> SaasFullyBayesianSingleTaskGP:
         """A SAAS GP of one objective's values ``y`` (shape ``n``) at ``X`` (``n x d``), fitted by NUTS.
 
         Called inside the forked, seeded torch RNG of ``ask``, so the NUTS seed drawn here repeats.
         """
-        from botorch.fit import fit_fully_bayesian_model_nuts
-
         gp = SaasFullyBayesianSingleTaskGP(X, y.unsqueeze(-1), outcome_transform=Standardize(m=1))
-        fit_fully_bayesian_model_nuts(
+        seed = int(torch.randint(2**31 - 1, ()).item())
+        fit_saas_nuts(
             gp,
             warmup_steps=self.warmup_steps,
             num_samples=self.num_samples,
             thinning=self.thinning,
-            disable_progbar=True,
-            seed=int(torch.randint(2**31 - 1, ()).item()),
+            seed=seed,
+            samplers=self._samplers,
         )
         return gp
+
+
+class PaddedSaasPyroModel(SaasPyroModel):
+    """BoTorch's SAAS model (same priors, same sample sites) with the data as arguments of
+    :meth:`model`, padded to a fixed number of rows.
+
+    ``mask`` (shape ``n_pad``) is 1 for real rows and 0 for padding. The likelihood's covariance is
+    ``(K + noise I) * m m^T + diag(1 - m)`` and its mean ``mean * m``, so with padded values 0 each padded
+    row adds the constant ``log N(0; 0, 1)`` and the posterior of the hyperparameters is the unpadded one.
+    """
+
+    _mask: Any = None
+
+    def model(self, X: Any, Y: Any, mask: Any) -> None:
+        """The NumPyro model: ``X`` (``n_pad x d``), ``Y`` (``n_pad x 1``, standardised), ``mask``."""
+        self.train_X_jax, self.train_Y_jax, self._mask = X, Y, mask
+        self.sample()
+
+    def sample_observations(self, mean: Any, K_noiseless: Any, noise: Any) -> None:
+        import jax.numpy as jnp
+        import numpyro
+        import numpyro.distributions as dist
+
+        m = self._mask
+        n = m.shape[0]
+        K = (K_noiseless + noise * jnp.eye(n)) * jnp.outer(m, m) + jnp.diag(1.0 - m)
+        loc = jnp.broadcast_to(jnp.reshape(mean, (-1,)), (n,)) * m
+        y = jnp.squeeze(self.train_Y_jax, -1)
+        numpyro.sample("Y", dist.MultivariateNormal(loc=loc, covariance_matrix=K), obs=y)
+
+
+def pad_observations(X: Any, Y: Any, multiple: int = PAD_MULTIPLE) -> tuple[Any, Any, Any]:
+    """``X`` (``n x d``) and ``Y`` (``n x 1``) as NumPy arrays padded with zero rows to the next multiple
+    of ``multiple``, and the mask (shape ``n_pad``: 1 real, 0 padding)."""
+    import numpy as np
+
+    X = np.asarray(X)
+    Y = np.asarray(Y)
+    n = X.shape[0]
+    n_pad = max(multiple, -(-n // multiple) * multiple)
+    Xp = np.zeros((n_pad, X.shape[1]), dtype=X.dtype)
+    Yp = np.zeros((n_pad, 1), dtype=Y.dtype)
+    Xp[:n], Yp[:n] = X, Y.reshape(n, 1)
+    mask = np.zeros(n_pad, dtype=X.dtype)
+    mask[:n] = 1.0
+    return Xp, Yp, mask
+
+
+class PaddedNuts:
+    """One compiled NUTS run (warm-up then sampling) of :class:`PaddedSaasPyroModel` for one padded data
+    shape and one budget, reused for every fit of that shape.
+
+    NumPyro's ``MCMC.run`` wraps its loop in a function made anew at each call, so JAX traced, lowered
+    and loaded a fresh executable for every fit, and never released the old ones: each fit left about
+    600 memory mappings behind and a long search (or ``bench/nuts_budget.py``) died at the kernel's limit
+    of 65,530 with "LLVM compilation error: Cannot allocate memory". Here the loop (NumPyro's functional
+    ``hmc`` kernels under ``lax.scan``) is jitted once per instance. The sampler is NumPyro's NUTS as
+    ``MCMC`` runs it for BoTorch: dense mass matrix, step size and mass matrix adapted during the
+    warm-up, tree depth :data:`MAX_TREE_DEPTH`, initial values uniform in ``(-2, 2)`` in the unconstrained
+    space (NumPyro's ``init_to_uniform``).
+
+    Args:
+        X, Y, mask: padded data of the first fit (shapes ``n_pad x d``, ``n_pad x 1``, ``n_pad``).
+        warmup_steps, num_samples: NUTS budget (every sample is returned; thin afterwards).
+    """
+
+    def __init__(self, X: Any, Y: Any, mask: Any, warmup_steps: int, num_samples: int) -> None:
+        import jax
+        from numpyro.infer.hmc import hmc
+        from numpyro.infer.util import initialize_model
+
+        self.warmup_steps, self.num_samples = int(warmup_steps), int(num_samples)
+        template = PaddedSaasPyroModel()
+        template.set_inputs(torch.tensor(np.array(X)), torch.tensor(np.array(Y)))
+        info = initialize_model(jax.random.PRNGKey(0), template.model, model_args=(X, Y, mask), dynamic_args=True)
+        self._shapes = {name: value.shape for name, value in info.param_info.z.items()}
+        self._init, sample = hmc(potential_fn_gen=info.potential_fn, algo="NUTS")
+        constrain = info.postprocess_fn
+        warmup, total = self.warmup_steps, self.warmup_steps + self.num_samples
+
+        def run(state: Any, X: Any, Y: Any, mask: Any) -> dict[str, Any]:
+            def step(s: Any, _: Any) -> tuple[Any, Any]:
+                s = sample(s, model_args=(X, Y, mask))
+                return s, s.z
+
+            _, zs = jax.lax.scan(step, state, None, length=total)
+            kept = jax.tree_util.tree_map(lambda v: v[warmup:], zs)
+            return jax.vmap(constrain(X, Y, mask))(kept)
+
+        self._run = jax.jit(run)
+
+    def __call__(self, seed: int, X: Any, Y: Any, mask: Any) -> dict[str, Any]:
+        """Samples of every site (latent and deterministic), each of shape ``num_samples x ...``."""
+        import jax
+
+        k_init, k_run = jax.random.split(jax.random.PRNGKey(seed))
+        keys = jax.random.split(k_init, len(self._shapes))
+        z = {
+            name: jax.random.uniform(key, shape, minval=-2.0, maxval=2.0)
+            for key, (name, shape) in zip(keys, sorted(self._shapes.items()), strict=True)
+        }
+        state = self._init(
+            z,
+            num_warmup=self.warmup_steps,
+            dense_mass=True,
+            max_tree_depth=MAX_TREE_DEPTH,
+            model_args=(X, Y, mask),
+            rng_key=k_run,
+        )
+        return self._run(state, X, Y, mask)
+
+
+def fit_saas_nuts(
+    gp: SaasFullyBayesianSingleTaskGP,
+    *,
+    warmup_steps: int = WARMUP_STEPS,
+    num_samples: int = NUM_SAMPLES,
+    thinning: int = THINNING,
+    seed: int = 0,
+    samplers: dict[tuple[int, ...], PaddedNuts] | None = None,
+) -> None:
+    """Fit ``gp`` by NUTS as BoTorch's ``fit_fully_bayesian_model_nuts`` does (dense mass matrix,
+    tree depth :data:`MAX_TREE_DEPTH`, every ``thinning``-th of ``num_samples`` kept after
+    ``warmup_steps``), but on :class:`PaddedSaasPyroModel` with a :class:`PaddedNuts` sampler compiled
+    once per padded shape (see the module docstring).
+
+    Args:
+        gp: an unfitted SAAS GP; its (transformed) training data are sampled on.
+        samplers: compiled samplers by shape and budget, reused and filled in (one dict per optimiser).
+    """
+    import jax.numpy as jnp
+
+    data = gp.pyro_model
+    Xp, Yp, mask = pad_observations(data.train_X_jax, data.train_Y_jax)
+    args = (jnp.asarray(Xp), jnp.asarray(Yp), jnp.asarray(mask))
+    key = (*Xp.shape, warmup_steps, num_samples)
+    samplers = {} if samplers is None else samplers
+    if key not in samplers:
+        samplers[key] = PaddedNuts(*args, warmup_steps=warmup_steps, num_samples=num_samples)
+    gp.train()
+    samples = samplers[key](seed, *args)
+    samples = data.postprocess_mcmc_samples(mcmc_samples=dict(samples))
+    gp.load_mcmc_samples({k: v[::thinning] for k, v in samples.items()})
+    gp.eval()
 
 
 #: SAAS sparsity scales of ``saas-map``'s ensemble (BoTorch's default; one MAP GP per scale).
