@@ -192,10 +192,14 @@ def test_nuts_fit_reuses_one_sampler_per_padded_shape_and_finds_the_relevant_dim
     gen = torch.Generator().manual_seed(1)
     X = torch.rand(30, 4, generator=gen, dtype=torch.float64)
     y = torch.sin(3 * X[:, 0]) + 0.01 * torch.randn(30, generator=gen, dtype=torch.float64)
+    botorch_saas.SAMPLERS.pop((24, 4, 64, 64), None)
+    known = set(botorch_saas.SAMPLERS)
     opt._fit_gp(0, X[:18], y[:18])
-    assert len(opt._samplers) == 1  # 18 rows padded to 24
-    gp = opt._fit_gp(0, X[:24], y[:24])
-    assert len(opt._samplers) == 1  # 24 rows: the same padded shape, the same compiled sampler
+    assert set(botorch_saas.SAMPLERS) - known == {(24, 4, 64, 64)}  # 18 rows padded to 24
+    sampler = botorch_saas.SAMPLERS[(24, 4, 64, 64)]
+    gp = saas(warmup_steps=64, num_samples=64, thinning=8)._fit_gp(0, X[:24], y[:24])
+    # 24 rows, another optimiser: the same padded shape, the same compiled sampler
+    assert set(botorch_saas.SAMPLERS) - known == {(24, 4, 64, 64)} and botorch_saas.SAMPLERS[(24, 4, 64, 64)] is sampler
     assert gp.num_mcmc_samples == 64 // 8
     lengthscale = gp.median_lengthscale.detach().squeeze()
     assert lengthscale.shape == (4,) and int(lengthscale.argmin()) == 0  # only x0 matters

@@ -30,8 +30,8 @@ Compiled sampler
     process died after ~100 fits (see :class:`PaddedNuts`). Here :class:`PaddedSaasPyroModel` (BoTorch's
     model, the same priors and sites) takes the data as arguments, padded to a multiple of
     :data:`PAD_MULTIPLE` rows and masked out of the likelihood exactly (tested), and :class:`PaddedNuts`
-    compiles the whole warm-up + sampling loop once per padded shape and budget; the optimiser keeps
-    its samplers, and compiled programs are also kept in a persistent cache (:func:`jax_cache_dir`,
+    compiles the whole warm-up + sampling loop once per padded shape and budget in a process
+    (:data:`SAMPLERS`), and compiled programs are also kept in a persistent cache (:func:`jax_cache_dir`,
     unless the user configured JAX's own) for later processes. ``bench/nuts_budget.py`` and
     ``bench/proposal_cost.py`` measure the result.
 
@@ -151,7 +151,6 @@ class SaasOptimiser(GPOptimiser):
         self.num_samples = int(num_samples)
         self.thinning = int(thinning)
         _require_jax(threads)
-        self._samplers: dict[tuple[int, ...], PaddedNuts] = {}  # compiled NUTS samplers by padded shape
 
     def _fit_gp(self, key: int, X: torch.Tensor, y: torch.Tensor) -> SaasFullyBayesianSingleTaskGP:
         """A SAAS GP of one objective's values ``y`` (shape ``n``) at ``X`` (``n x d``), fitted by NUTS.
@@ -166,7 +165,6 @@ class SaasOptimiser(GPOptimiser):
             num_samples=self.num_samples,
             thinning=self.thinning,
             seed=seed,
-            samplers=self._samplers,
         )
         return gp
 
@@ -281,6 +279,12 @@ class PaddedNuts:
         return self._run(state, X, Y, mask)
 
 
+#: Compiled samplers by (padded rows, dimensions, warm-up steps, samples), shared by every optimiser of
+#: the process: JAX keeps each loaded executable mapped for the life of the process, so samplers made
+#: per optimiser (e.g. one per seed of a benchmark) would add up to the kernel's mapping limit.
+SAMPLERS: dict[tuple[int, ...], PaddedNuts] = {}
+
+
 def fit_saas_nuts(
     gp: SaasFullyBayesianSingleTaskGP,
     *,
@@ -297,7 +301,7 @@ def fit_saas_nuts(
 
     Args:
         gp: an unfitted SAAS GP; its (transformed) training data are sampled on.
-        samplers: compiled samplers by shape and budget, reused and filled in (one dict per optimiser).
+        samplers: compiled samplers by shape and budget, reused and filled in; default :data:`SAMPLERS`.
     """
     import jax.numpy as jnp
 
@@ -305,7 +309,7 @@ def fit_saas_nuts(
     Xp, Yp, mask = pad_observations(data.train_X_jax, data.train_Y_jax)
     args = (jnp.asarray(Xp), jnp.asarray(Yp), jnp.asarray(mask))
     key = (*Xp.shape, warmup_steps, num_samples)
-    samplers = {} if samplers is None else samplers
+    samplers = SAMPLERS if samplers is None else samplers
     if key not in samplers:
         samplers[key] = PaddedNuts(*args, warmup_steps=warmup_steps, num_samples=num_samples)
     gp.train()
