@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--optimizers", default="saas,gp")
     parser.add_argument("--layers", type=int, default=12, help="layers of the space (12 = 15 dimensions)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--nuts", default=None, help="saas's NUTS budget warmup/samples/thinning (default the optimiser's)"
+    )
     parser.add_argument("--repeats", type=int, default=2, help="asks timed per setting (the first includes compiles)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "proposal_cost.json"))
     args = parser.parse_args(argv)
@@ -52,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
                 times, fits = [], []
                 for rep in range(args.repeats):
                     opt = make_optimiser(name, space, seed=rep, init_trials=0, param_fn=problem.params_pct)
+                    if args.nuts and name == "saas":
+                        w, s, t = (int(v) for v in args.nuts.split("/"))
+                        opt.warmup_steps, opt.num_samples, opt.thinning = w, s, t
                     fit_seconds = [0.0]
                     if hasattr(opt, "_fit_gp"):  # time the model fits apart from the acquisition
                         fit = opt._fit_gp
@@ -76,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                     fits.append(fit_seconds[0])
                 row = {
                     "optimizer": name,
+                    "nuts": f"{opt.warmup_steps}/{opt.num_samples}/{opt.thinning}" if name == "saas" else None,
                     "dimensions": len(space.dimensions),
                     "observed": n_obs,
                     "batch": q,
@@ -85,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                 }
                 rows.append(row)
                 print(
-                    f"{name:8s}  d={row['dimensions']:2d}  observed={n_obs:3d}  batch={q}  "
+                    f"{name:8s} {row['nuts'] or '':10s} d={row['dimensions']:2d}  observed={n_obs:3d}  batch={q}  "
                     + "  ".join(f"{t:6.1f}" for t in times)
                     + " s  (model fits "
                     + "  ".join(f"{t:5.1f}" for t in fits)
