@@ -2,9 +2,9 @@
 reproducibility, failed trials, a third objective.
 
 NUTS is kept tiny here (16 warm-up steps, 16 samples): the tests check the wiring and the contract, not
-the fit (``bench/search_quality.py`` measures the search quality). Each model-based ``ask`` still
-compiles the sampler for its number of observations once per machine (cached, see
-``autopeft.optim.botorch_saas``), so the tests reuse a few data sizes.
+the fit (``bench/search_quality.py`` measures the search quality). A sampler is compiled once per padded
+number of observations (a multiple of 8) and budget, per process and, through the persistent cache, per
+machine (see ``autopeft.optim.botorch_saas``), so the tests reuse a few data sizes.
 """
 
 from __future__ import annotations
