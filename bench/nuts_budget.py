@@ -35,13 +35,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def _budget(text: str) -> tuple[int, int, int]:
-    parts = text.split("/")
-    if len(parts) != 3:
-        raise SystemExit(f"--budgets: {text!r} is not warmup/samples/thinning, e.g. 256/128/16")
-    return int(parts[0]), int(parts[1]), int(parts[2])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--table", default=str(HERE / "tables" / "sst2_minilm.json"))
@@ -62,16 +55,19 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     from autopeft.benchmark import TrialTable
     from autopeft.optim import GPOptimiser, MapSaasOptimiser, SaasOptimiser
+    from autopeft.optim.botorch_saas import parse_nuts_budget
     from autopeft.space import PeftConfig
 
     table = TrialTable.load(args.table)
     space = table.search_space
     configs = [PeftConfig.from_dict(c) for c in table.configs]
     scores = np.asarray(table.scores, dtype=np.float64)
-    budgets = [_budget(b) for b in args.budgets.split(",")]
+    try:
+        budgets = {b: parse_nuts_budget(b) for b in args.budgets.split(",")}
+    except ValueError as exc:
+        raise SystemExit(f"--budgets: {exc}") from None
     variants: list[tuple[str, object]] = [
-        (f"saas {w}/{s}/{t}", SaasOptimiser(space, warmup_steps=w, num_samples=s, thinning=t, threads=args.threads))
-        for w, s, t in budgets
+        (f"saas {b}", SaasOptimiser(space, threads=args.threads, **nuts)) for b, nuts in budgets.items()
     ]
     refs = {"gp": GPOptimiser, "saas-map": MapSaasOptimiser}
     variants += [(name, refs[name](space)) for name in args.references.split(",") if name]

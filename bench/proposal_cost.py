@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     from autopeft.benchmark import SyntheticProblem
     from autopeft.optim import make_optimiser
+    from autopeft.optim.botorch_saas import parse_nuts_budget
     from autopeft.space import SearchSpace
 
     space = SearchSpace.named("paper", args.layers, 768)
@@ -56,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
                 for rep in range(args.repeats):
                     opt = make_optimiser(name, space, seed=rep, init_trials=0, param_fn=problem.params_pct)
                     if args.nuts and name == "saas":
-                        w, s, t = (int(v) for v in args.nuts.split("/"))
-                        opt.warmup_steps, opt.num_samples, opt.thinning = w, s, t
+                        for attr, value in parse_nuts_budget(args.nuts).items():
+                            setattr(opt, attr, value)
                     fit_seconds = [0.0]
                     if hasattr(opt, "_fit_gp"):  # time the model fits apart from the acquisition
                         fit = opt._fit_gp

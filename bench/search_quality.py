@@ -177,10 +177,12 @@ def _random_runs(directory: str, problem_name: str, trials: int, batch: int) -> 
 
 
 def _nuts(text: str) -> dict[str, int]:
-    parts = text.split("/")
-    if len(parts) != 3 or not all(p.isdigit() for p in parts):
-        raise SystemExit(f"--nuts: {text!r} is not warmup/samples/thinning, e.g. 128/64/8")
-    return {"warmup_steps": int(parts[0]), "num_samples": int(parts[1]), "thinning": int(parts[2])}
+    from autopeft.optim.botorch_saas import parse_nuts_budget
+
+    try:
+        return parse_nuts_budget(text)
+    except ValueError as exc:
+        raise SystemExit(f"--nuts: {exc}") from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:

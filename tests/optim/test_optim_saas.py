@@ -214,3 +214,10 @@ def test_nuts_fit_reuses_one_sampler_per_padded_shape_and_finds_the_relevant_dim
         for k in range(3):
             opt._fit_gp(0, X[k : k + 20], y[k : k + 20])
         assert len(maps.read_text().splitlines()) - before < 50
+
+
+def test_nuts_budget_text() -> None:
+    assert botorch_saas.parse_nuts_budget("128/64/8") == {"warmup_steps": 128, "num_samples": 64, "thinning": 8}
+    for bad in ("128/64", "128/x/8", "0/64/8", "128/64/8/1"):
+        with pytest.raises(ValueError, match="warmup/samples/thinning"):
+            botorch_saas.parse_nuts_budget(bad)

@@ -80,6 +80,18 @@ PAD_MULTIPLE = 8
 MAX_TREE_DEPTH = 6
 
 
+def parse_nuts_budget(text: str) -> dict[str, int]:
+    """``"warmup/samples/thinning"`` (e.g. ``"128/64/8"``) as :class:`SaasOptimiser` keyword arguments.
+
+    Raises:
+        ValueError: ``text`` is not three positive integers separated by ``/``.
+    """
+    parts = text.split("/")
+    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise ValueError(f"{text!r} is not warmup/samples/thinning, e.g. 128/64/8")
+    return {"warmup_steps": int(parts[0]), "num_samples": int(parts[1]), "thinning": int(parts[2])}
+
+
 def jax_cache_dir() -> Path:
     """Where compiled NUTS programs are kept: ``$AUTOPEFT_JAX_CACHE``, else ``~/.cache/autopeft/jax``."""
     env = os.environ.get("AUTOPEFT_JAX_CACHE")
@@ -204,8 +216,6 @@ class PaddedSaasPyroModel(SaasPyroModel):
 def pad_observations(X: Any, Y: Any, multiple: int = PAD_MULTIPLE) -> tuple[Any, Any, Any]:
     """``X`` (``n x d``) and ``Y`` (``n x 1``) as NumPy arrays padded with zero rows to the next multiple
     of ``multiple``, and the mask (shape ``n_pad``: 1 real, 0 padding)."""
-    import numpy as np
-
     X = np.asarray(X)
     Y = np.asarray(Y)
     n = X.shape[0]
@@ -222,12 +232,11 @@ class PaddedNuts:
     """One compiled NUTS run (warm-up then sampling) of :class:`PaddedSaasPyroModel` for one padded data
     shape and one budget, reused for every fit of that shape.
 
-    NumPyro's ``MCMC.run`` wraps its loop in a function made anew at each call, so JAX traced, lowered
-    and loaded a fresh executable for every fit, and never released the old ones: each fit left about
-    600 memory mappings behind and a long search (or ``bench/nuts_budget.py``) died at the kernel's limit
-    of 65,530 with "LLVM compilation error: Cannot allocate memory". Here the loop (NumPyro's functional
-    ``hmc`` kernels under ``lax.scan``) is jitted once per instance. The sampler is NumPyro's NUTS as
-    ``MCMC`` runs it for BoTorch: dense mass matrix, step size and mass matrix adapted during the
+    Unlike NumPyro's ``MCMC.run``, whose loop is a new function at each call (a new executable per fit,
+    each kept mapped: about 600 memory mappings per fit, fatal at the kernel's 65,530 with "LLVM
+    compilation error: Cannot allocate memory"), the loop (NumPyro's functional ``hmc`` kernels under
+    ``lax.scan``) is jitted once per instance. The sampler is NumPyro's NUTS as ``MCMC`` runs it for
+    BoTorch: dense mass matrix, step size and mass matrix adapted during the
     warm-up, tree depth :data:`MAX_TREE_DEPTH`, initial values uniform in ``(-2, 2)`` in the unconstrained
     space (NumPyro's ``init_to_uniform``).
 
@@ -295,16 +304,14 @@ def fit_saas_nuts(
     num_samples: int = NUM_SAMPLES,
     thinning: int = THINNING,
     seed: int = 0,
-    samplers: dict[tuple[int, ...], PaddedNuts] | None = None,
 ) -> None:
     """Fit ``gp`` by NUTS as BoTorch's ``fit_fully_bayesian_model_nuts`` does (dense mass matrix,
     tree depth :data:`MAX_TREE_DEPTH`, every ``thinning``-th of ``num_samples`` kept after
     ``warmup_steps``), but on :class:`PaddedSaasPyroModel` with a :class:`PaddedNuts` sampler compiled
-    once per padded shape (see the module docstring).
+    once per padded shape and budget and kept in :data:`SAMPLERS` (see the module docstring).
 
     Args:
         gp: an unfitted SAAS GP; its (transformed) training data are sampled on.
-        samplers: compiled samplers by shape and budget, reused and filled in; default :data:`SAMPLERS`.
     """
     import jax.numpy as jnp
 
@@ -312,11 +319,10 @@ def fit_saas_nuts(
     Xp, Yp, mask = pad_observations(data.train_X_jax, data.train_Y_jax)
     args = (jnp.asarray(Xp), jnp.asarray(Yp), jnp.asarray(mask))
     key = (*Xp.shape, warmup_steps, num_samples)
-    samplers = SAMPLERS if samplers is None else samplers
-    if key not in samplers:
-        samplers[key] = PaddedNuts(*args, warmup_steps=warmup_steps, num_samples=num_samples)
+    if key not in SAMPLERS:
+        SAMPLERS[key] = PaddedNuts(*args, warmup_steps=warmup_steps, num_samples=num_samples)
     gp.train()
-    samples = samplers[key](seed, *args)
+    samples = SAMPLERS[key](seed, *args)
     samples = data.postprocess_mcmc_samples(mcmc_samples=dict(samples))
     gp.load_mcmc_samples({k: v[::thinning] for k, v in samples.items()})
     gp.eval()
