@@ -36,7 +36,7 @@ def _quiet_libraries() -> None:
 
 
 def _int_or_all(text: str) -> int | None:
-    """``--train-examples``: a whole number, or ``all`` (every training example left after validation)."""
+    """``--train-examples``, ``--probe-examples``: a whole number, or ``all`` (None)."""
     return None if text.strip().lower() == "all" else int(text)
 
 
@@ -61,6 +61,7 @@ BUDGET_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
     "warmup_ratio": (float, "fraction of steps spent warming up"),
     "weight_decay": (float, "AdamW weight decay"),
     "evals_per_epoch": (int, "validation evaluations per epoch"),
+    "probe_examples": (_int_or_all, "validation examples scored by evaluations before the last, or 'all'"),
     "eval_batch_size": (int, "evaluation batch size"),
     "group_by_length": (_on_off, "batch training examples of similar length (on/off)"),
 }
@@ -132,7 +133,7 @@ def _add_run_args(p: argparse.ArgumentParser, *, out_help: str) -> None:
         p,
         FULL_BUDGET,
         "training budget (full fidelity by default: all training examples, 3 epochs; scored on the dev split)",
-        skip=("val_examples",),
+        skip=("val_examples", "probe_examples"),
     )
 
 

@@ -38,18 +38,56 @@ def test_rule_on_hand_computed_curves():
     stopper = ParetoStopper(margin=0.02, min_trials=3)
     # gains from step 10 to the end: 0.10, 0.05, 0.20; median 0.10
     stopper.update([_complete([0.70, 0.75, 0.78, 0.80], 1.0), _complete([0.80, 0.82, 0.84, 0.85], 0.1)])
-    assert stopper.decide(0.5, _partial(0.5)) is None  # two complete trials < min_trials
+    assert stopper.decide(0.5, _partial(0.5), 40) is None  # two complete trials < min_trials
     stopper.update([_complete([0.60, 0.70, 0.75, 0.80], 2.0)])
-    decision = stopper.decide(0.5, _partial(0.60))
+    decision = stopper.decide(0.5, _partial(0.60), 40)
     assert decision.optimistic == pytest.approx(0.60 + 0.20 + 0.02)
     assert decision.predicted == pytest.approx(0.60 + 0.10)
     assert decision.blocking == pytest.approx(0.85) and decision.stop  # 0.85 at 0.1 % > 0.82
     # the same curve with fewer parameters than every complete trial: nothing blocks it
-    assert not stopper.decide(0.05, _partial(0.60)).stop
+    assert not stopper.decide(0.05, _partial(0.60), 40).stop
     # a better partial score could still reach the front
-    assert not stopper.decide(0.5, _partial(0.64)).stop
+    assert not stopper.decide(0.5, _partial(0.64), 40).stop
     # at step 20 the gains are 0.05, 0.03, 0.10: optimistic 0.70 + 0.10 + 0.02 = 0.82 < 0.85
-    assert stopper.decide(0.5, _partial(0.60, 0.70)).stop
+    assert stopper.decide(0.5, _partial(0.60, 0.70), 40).stop
+
+
+def test_a_trial_at_the_constant_prediction_plateau_is_not_judged_early():
+    stopper = ParetoStopper(margin=0.02, min_trials=3, chance=0.55, plateau_until=0.5)
+    stopper.update(
+        [
+            _complete([0.70, 0.75, 0.78, 0.80], 1.0),
+            _complete([0.80, 0.82, 0.84, 0.85], 0.1),
+            _complete([0.60, 0.70, 0.75, 0.80], 2.0),
+        ]
+    )
+    # 0.56 <= 0.55 + 0.02 at step 10 of 40 (< half): it may not have started to learn yet
+    early = stopper.decide(0.5, _partial(0.56), 40)
+    assert early.plateau and not early.stop and early.blocking > early.optimistic
+    # below chance is the plateau too (one class predicted more often than the data has it)
+    assert not stopper.decide(0.5, _partial(0.40), 40).stop
+    # still at the plateau at half of its steps: judged like any other curve
+    late = stopper.decide(0.5, _partial(0.56, 0.56), 40)
+    assert not late.plateau and late.stop
+    # the same curve in a longer trial is still early
+    assert stopper.decide(0.5, _partial(0.56, 0.56), 80).plateau
+    # above the plateau from the start: judged at once (as without a guard)
+    above = stopper.decide(0.5, _partial(0.58), 40)
+    assert not above.plateau and above.stop
+    # no chance level: no guard
+    assert (
+        ParetoStopper(
+            margin=0.02, min_trials=3, _curves=stopper._curves, _finals=stopper._finals, _front=stopper._front
+        )
+        .decide(0.5, _partial(0.56), 40)
+        .stop
+    )
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5])
+def test_plateau_until_is_checked(value):
+    with pytest.raises(ValueError, match="plateau_until"):
+        ParetoStopper(plateau_until=value)
 
 
 def test_stopped_and_failed_trials_do_not_teach_the_rule():
@@ -59,7 +97,7 @@ def test_stopped_and_failed_trials_do_not_teach_the_rule():
         _complete([0.9, 0.9, 0.9, 0.9], 0.01), status="stopped", predicted_score=0.9, stopped_at=0.5
     )
     stopper.update([failed, stopped])
-    assert stopper.decide(1.0, _partial(0.1)) is None
+    assert stopper.decide(1.0, _partial(0.1), 40) is None
 
 
 def test_a_stopped_result_is_validated():
@@ -98,7 +136,7 @@ def test_optimisers_are_told_the_predicted_score():
     assert PeftConfig.from_dict(CONFIG).key() in optimiser._seen
 
 
-_DECISION = StopDecision(step=0, score=0.0, optimistic=0.0, predicted=0.5, blocking=1.0, stop=True)
+_DECISION = StopDecision(step=0, score=0.0, optimistic=0.0, predicted=0.5, blocking=1.0, plateau=False, stop=True)
 
 
 def _settings(toy_csv: Path, **kw) -> SearchSettings:
@@ -111,7 +149,7 @@ def test_search_records_stopped_trials_reports_and_resumes(tmp_path, toy_csv, ti
     """Wiring: with a rule that stops every trial once one has completed, the search records stopped
     trials in the ledger (Optuna PRUNED), keeps them out of the front, reports them and resumes."""
 
-    def always(self, params_pct, curve):
+    def always(self, params_pct, curve, total_steps):
         return None if not self._finals else dataclasses.replace(_DECISION, score=curve[-1].score, step=curve[-1].step)
 
     monkeypatch.setattr(ParetoStopper, "decide", always)

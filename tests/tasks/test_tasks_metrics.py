@@ -1,4 +1,4 @@
-"""compute_metrics and majority_score on hand-computed cases."""
+"""compute_metrics, majority_score and constant_score on hand-computed cases."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from autopeft.tasks import KNOWN_TASKS, TaskSpec, compute_metrics, majority_score
+from autopeft.tasks import KNOWN_TASKS, TaskSpec, compute_metrics, constant_score, majority_score
 
 SST2, MRPC, COLA = KNOWN_TASKS["glue/sst2"], KNOWN_TASKS["glue/mrpc"], KNOWN_TASKS["glue/cola"]
 STSB, CB = KNOWN_TASKS["glue/stsb"], KNOWN_TASKS["superglue/cb"]
@@ -136,3 +136,21 @@ def test_task_spec_num_labels_and_validation() -> None:
         TaskSpec("x", ("t",), "y", "regression", ("a",), ("pearson",), "pearson")
     with pytest.raises(ValueError, match="1 or 2"):
         TaskSpec("x", ("a", "b", "c"), "y", "regression", None, ("pearson",), "pearson")
+
+
+def test_constant_score_is_the_best_constant_prediction() -> None:
+    # SST-2 accuracy: the larger class share, whichever class it is
+    assert constant_score(SST2, _arr([0, 1, 1, 1])) == pytest.approx(0.75)
+    assert constant_score(SST2, _arr([0, 0, 0, 1])) == pytest.approx(0.75)
+    # CoLA Matthews: 0 for any constant
+    assert constant_score(COLA, _arr([0, 1, 1])) == 0.0
+    # binary F1 of class 1 as the main metric: all 1 on [1, 0, 0, 0] -> P 1/4, R 1, F1 0.4 (all 0: F1 0),
+    # higher than the majority class's 0
+    f1_main = TaskSpec("file:x.csv", ("t",), "y", "classification", ("neg", "pos"), ("accuracy", "f1"), "f1")
+    assert constant_score(f1_main, _arr([1, 0, 0, 0])) == pytest.approx(0.4)
+    assert majority_score(f1_main, _arr([0, 0, 1]), _arr([1, 0, 0, 0])) == 0.0
+    assert constant_score(CB, _arr([0, 0, 1, 2])) == pytest.approx(0.5)
+    # regression: no correlation
+    assert constant_score(STSB, np.array([0.5, 3.0, 4.5])) == 0.0
+    with pytest.raises(ValueError, match="no labels"):
+        constant_score(SST2, _arr([]))

@@ -80,6 +80,39 @@ def test_max_steps_and_evals_per_epoch(tiny_bert, toy, tokenizer):
     assert [e.step for e in result.curve] == [5, 7]
 
 
+def test_probe_is_a_fixed_subset_of_the_validation_examples(toy, tokenizer):
+    data = prepare_data(toy, tokenizer, _budget(), seed=0)
+    probe = data.probe(20)
+    assert len(probe) == 20 and probe.labels.shape == (20,)
+    rows = {tuple(f["input_ids"]): i for i, f in enumerate(data.val.features)}
+    picked = [rows[tuple(f["input_ids"])] for f in probe.features]
+    assert all(data.val.labels[i] == label for i, label in zip(picked, probe.labels, strict=True))
+    assert [tuple(f["input_ids"]) for f in data.probe(20).features] == [tuple(f["input_ids"]) for f in probe.features]
+    assert data.probe(None) is data.val and data.probe(60) is data.val and data.probe(1000) is data.val
+
+
+def test_probed_evaluations_leave_training_and_the_final_score_unchanged(tiny_bert, toy, tokenizer):
+    """Intermediate evaluations on the probe are cheaper; the trial trains the same and its score is
+    still on every validation example."""
+    full = _budget(epochs=1, evals_per_epoch=4)
+    probed = _budget(epochs=1, evals_per_epoch=4, probe_examples=20)
+    data = prepare_data(toy, tokenizer, full, seed=0)
+    a = run_trial(tiny_bert, data, CONFIG, full, seed=3)
+    b = run_trial(tiny_bert, data, CONFIG, probed, seed=3)
+    assert [e.step for e in a.curve] == [e.step for e in b.curve]
+    assert [e.examples for e in a.curve] == [60] * len(a.curve)
+    assert [e.examples for e in b.curve] == [20] * (len(b.curve) - 1) + [60]
+    assert b.score == a.score and b.metrics == a.metrics
+
+
+@pytest.mark.parametrize("value", [0, -5, 2.5])
+def test_probe_examples_is_checked(value):
+    from autopeft.errors import UserError
+
+    with pytest.raises(UserError, match="--probe-examples"):
+        _budget(probe_examples=value)
+
+
 def test_nan_loss_fails_the_trial_not_the_caller(tiny_bert, toy, tokenizer, monkeypatch):
     import autopeft.train.trainer as trainer
 

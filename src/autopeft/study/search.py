@@ -38,7 +38,7 @@ from autopeft.optim import MODEL_BASED, OPTIMISERS, make_optimiser
 from autopeft.space import SPACES, PeftConfig, SearchSpace
 from autopeft.study.ledger import STUDY_NAME, Ledger
 from autopeft.study.stopping import DEFAULT_MARGIN, ParetoStopper, StopFn
-from autopeft.tasks import TaskData, load_task, majority_score, resolve_data_dir
+from autopeft.tasks import TaskData, constant_score, load_task, majority_score, resolve_data_dir
 from autopeft.train.budget import Budget
 from autopeft.train.data import carve_splits, prepare_data
 from autopeft.train.result import TrialResult
@@ -403,7 +403,15 @@ def run_search(
     stop_fn = None
     if settings.early_stop:
         assert param_fn is not None
-        stopper = ParetoStopper(margin=settings.stop_margin)
+        # the guard reads intermediate scores, so its chance level is that of the probe examples
+        chance = constant_score(task.spec, data.probe(settings.budget.probe_examples).labels)
+        stopper = ParetoStopper(margin=settings.stop_margin, chance=chance)
+        probed = len(data.probe(settings.budget.probe_examples))
+        echo(
+            f"early stopping: evaluations before the last score {probed} of {len(data.val)} validation "
+            f"examples; a trial within {settings.stop_margin:g} of the constant-prediction level "
+            f"{chance:.4f} is not stopped before {stopper.plateau_until:.0%} of its steps"
+        )
         stopper.update(results)
         stop_fn = _stop_function(stopper, param_fn)
 

@@ -6,7 +6,7 @@
 """
 
 from autopeft.tasks.loading import DATA_ENV, load_task, resolve_data_dir
-from autopeft.tasks.metrics import compute_metrics, majority_score
+from autopeft.tasks.metrics import compute_metrics, constant_score, majority_score
 from autopeft.tasks.registry import KNOWN_TASKS
 from autopeft.tasks.spec import Split, TaskData, TaskSpec
 from autopeft.tasks.splitting import split_train_val, subsample
@@ -18,6 +18,7 @@ __all__ = [
     "TaskData",
     "TaskSpec",
     "compute_metrics",
+    "constant_score",
     "load_task",
     "majority_score",
     "resolve_data_dir",

@@ -82,6 +82,29 @@ def majority_score(spec: TaskSpec, train_labels: np.ndarray, eval_labels: np.nda
     return compute_metrics(spec, constant, eval_labels)[spec.main_metric]
 
 
+def constant_score(spec: TaskSpec, eval_labels: np.ndarray) -> float:
+    """The best main metric any constant prediction reaches on ``eval_labels``: the level of a model
+    that has not started to learn (it predicts one class whatever the input). Higher than
+    :func:`majority_score` when another class scores better (binary F1: always predicting class 1).
+
+    Classification: the maximum over the classes c of the score of predicting c for every example.
+    Regression: 0.0 (a constant has no correlation with anything).
+
+    Args:
+        spec: the task.
+        eval_labels: shape ``(n,)``, ``n >= 1``.
+    """
+    labels = np.asarray(eval_labels).reshape(-1)
+    if labels.size == 0:
+        raise ValueError("constant_score: no labels")
+    if spec.kind != "classification":
+        return 0.0
+    return max(
+        compute_metrics(spec, np.full(labels.size, c, dtype=np.int64), labels)[spec.main_metric]
+        for c in range(spec.num_labels)
+    )
+
+
 def _as_predictions(spec: TaskSpec, predictions: np.ndarray) -> np.ndarray:
     pred = np.asarray(predictions)
     if spec.kind == "classification":

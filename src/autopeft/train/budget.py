@@ -27,6 +27,10 @@ class Budget:
         warmup_ratio: fraction of steps spent warming up, in [0, 1).
         weight_decay: AdamW weight decay.
         evals_per_epoch: validation evaluations per epoch (the last step is always evaluated).
+        probe_examples: evaluations before the last score only this many validation examples (a
+            fixed random subset, :meth:`~autopeft.train.data.PreparedData.probe`), so that the learning
+            curve early stopping reads is cheap; the last evaluation, the trial's score, always scores
+            every validation example. None = every evaluation scores all of them.
         eval_batch_size: batch size of evaluation (inference only, so it can be large).
         group_by_length: batch training examples of similar length (shuffled, then sorted by length
             within windows of :data:`~autopeft.train.data.GROUP_WINDOW` batches, and the batches
@@ -46,6 +50,7 @@ class Budget:
     warmup_ratio: float = 0.06
     weight_decay: float = 0.0
     evals_per_epoch: int = 1
+    probe_examples: int | None = None
     eval_batch_size: int = 128
     group_by_length: bool = True
 
@@ -65,6 +70,7 @@ class Budget:
         positive("batch_size", self.batch_size)
         positive("learning_rate", self.learning_rate)
         positive("evals_per_epoch", self.evals_per_epoch)
+        positive("probe_examples", self.probe_examples, allow_none=True)
         positive("eval_batch_size", self.eval_batch_size)
         if not isinstance(self.group_by_length, bool):
             raise UserError("--group-by-length", self.group_by_length, "must be on or off", "use on or off")
@@ -79,6 +85,7 @@ class Budget:
             "max_length",
             "batch_size",
             "evals_per_epoch",
+            "probe_examples",
             "eval_batch_size",
         ):
             value = getattr(self, name)

@@ -36,6 +36,10 @@ class Encoded:
         return np.array([len(f["input_ids"]) for f in self.features], dtype=np.int64)
 
 
+#: Seed of the draw of :meth:`PreparedData.probe` (fixed: it depends on nothing but the validation set).
+PROBE_SEED = 0
+
+
 @dataclass(frozen=True)
 class PreparedData:
     """What a trial trains and scores on.
@@ -51,6 +55,15 @@ class PreparedData:
     train: Encoded
     val: Encoded
     pad_token_id: int
+
+    def probe(self, examples: int | None) -> Encoded:
+        """The validation examples that evaluations before a trial's last one score: ``examples`` of
+        them drawn at random with a fixed seed, so that every trial of a search is probed on the same
+        ones (their learning curves stay comparable); None, or at least ``len(val)``: all of them."""
+        if examples is None or examples >= len(self.val):
+            return self.val
+        keep = np.sort(np.random.default_rng(PROBE_SEED).permutation(len(self.val))[:examples])
+        return Encoded(features=tuple(self.val.features[i] for i in keep), labels=self.val.labels[keep])
 
 
 def encode(split: Split, tokenizer: Any, max_length: int) -> Encoded:

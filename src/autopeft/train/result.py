@@ -20,12 +20,15 @@ class Evaluation:
         epoch: epochs done, fractional (steps / steps per epoch).
         score: the task's main metric on the validation split (higher is better).
         metrics: every metric of the task on the validation split.
+        examples: validation examples scored: fewer than all of them for an evaluation before the last
+            when the budget sets ``probe_examples``; None in records made before probes existed (all).
     """
 
     step: int
     epoch: float
     score: float
     metrics: dict[str, float] = field(default_factory=dict)
+    examples: int | None = None
 
 
 @dataclass(frozen=True)

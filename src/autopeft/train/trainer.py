@@ -24,7 +24,7 @@ from autopeft.models import BaseModel
 from autopeft.space import PeftConfig
 from autopeft.tasks import compute_metrics
 from autopeft.train.budget import Budget
-from autopeft.train.data import PreparedData, eval_batches, train_batches
+from autopeft.train.data import Encoded, PreparedData, eval_batches, train_batches
 from autopeft.train.result import Evaluation, TrialResult
 
 #: Called after each evaluation with (step, total_steps, score).
@@ -77,16 +77,23 @@ def _loss(logits: torch.Tensor, labels: torch.Tensor, regression: bool) -> torch
 
 
 @torch.inference_mode()
-def evaluate(model: torch.nn.Module, data: PreparedData, batch_size: int, device: torch.device) -> dict[str, float]:
-    """All task metrics of ``model`` on the validation split."""
+def evaluate(
+    model: torch.nn.Module,
+    data: PreparedData,
+    batch_size: int,
+    device: torch.device,
+    examples: Encoded | None = None,
+) -> dict[str, float]:
+    """All task metrics of ``model`` on ``examples`` (default: the whole validation split)."""
     model.eval()
+    split = data.val if examples is None else examples
     regression = data.spec.kind == "regression"
-    preds = np.zeros(len(data.val), dtype=np.float64 if regression else np.int64)
-    for idx, batch in eval_batches(data.val, batch_size, data.pad_token_id):
+    preds = np.zeros(len(split), dtype=np.float64 if regression else np.int64)
+    for idx, batch in eval_batches(split, batch_size, data.pad_token_id):
         logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
         out = logits.squeeze(-1) if regression else logits.argmax(-1)
         preds[idx] = out.float().cpu().numpy() if regression else out.cpu().numpy()
-    return compute_metrics(data.spec, preds, data.val.labels)
+    return compute_metrics(data.spec, preds, split.labels)
 
 
 def _eval_steps(steps_per_epoch: int, total_steps: int, evals_per_epoch: int) -> set[int]:
@@ -168,6 +175,7 @@ def run_trial(
         steps_per_epoch = math.ceil(len(data.train) / budget.batch_size)
         total = budget.max_steps or max(1, math.ceil(steps_per_epoch * budget.epochs))
         evals = _eval_steps(steps_per_epoch, total, budget.evals_per_epoch)
+        probe = data.probe(budget.probe_examples)
         params = [p for p in model.parameters() if p.requires_grad]
         optimiser = torch.optim.AdamW(params, lr=budget.learning_rate, weight_decay=budget.weight_decay)
         warmup = int(budget.warmup_ratio * total)
@@ -198,9 +206,10 @@ def run_trial(
                 train_seconds += time.perf_counter() - t0
                 if step in evals:
                     t0 = time.perf_counter()
-                    metrics = evaluate(model, data, budget.eval_batch_size, device)
+                    scored = data.val if step >= total else probe
+                    metrics = evaluate(model, data, budget.eval_batch_size, device, scored)
                     eval_seconds += time.perf_counter() - t0
-                    curve.append(Evaluation(step, step / steps_per_epoch, float(metrics[metric]), metrics))
+                    curve.append(Evaluation(step, step / steps_per_epoch, float(metrics[metric]), metrics, len(scored)))
                     if progress is not None:
                         progress(step, total, float(metrics[metric]))
                     if should_stop is not None and step < total:
