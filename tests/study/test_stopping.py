@@ -179,3 +179,37 @@ def test_search_records_stopped_trials_reports_and_resumes(tmp_path, toy_csv, ti
 def test_early_stopping_settings_are_checked(toy_csv, kw, needle):
     with pytest.raises(UserError, match=needle):
         _settings(toy_csv, **kw)
+
+
+def test_replay_of_a_search_without_stopping_is_the_search_with_it(tmp_path, toy_csv, tiny_bert, monkeypatch):
+    """For the random optimiser, replaying the rule over a recorded search makes the same decisions as
+    running the search with early stopping, and charges each stopped trial what it had spent."""
+    import autopeft.study.search as search_module
+    from autopeft.study.search import load_settings
+    from autopeft.study.stopping import chance_level, replay
+    from autopeft.train.data import carve_splits
+
+    monkeypatch.setattr(search_module, "DEFAULT_MIN_TRIALS", 1)
+    budget = dataclasses.replace(SEARCH_BUDGET, evals_per_epoch=4, probe_examples=20)
+    kw = {"trials": 8, "budget": budget, "stop_margin": 0.0}
+    off = run_search(search_settings(toy_csv, **kw), tmp_path / "off", echo=lambda _: None, base=tiny_bert)
+    on = run_search(
+        search_settings(toy_csv, early_stop=True, **kw), tmp_path / "on", echo=lambda _: None, base=tiny_bert
+    )
+    settings = load_settings(tmp_path / "off")
+    task = settings.load_task()
+    val = carve_splits(task, settings.budget, settings.seed)[1]
+    chance = chance_level(task.spec, val.labels, budget.probe_examples)
+    replayed = replay(off.results, ParetoStopper(margin=0.0, min_trials=1, chance=chance))
+
+    def decisions(results):
+        return [(r.status, r.stopped_at, r.score, r.predicted_score, len(r.curve)) for r in results]
+
+    assert decisions(replayed) == decisions(on.results)
+    assert any(r.stopped for r in replayed), "the toy search should stop at least one trial"
+    for full, cut in zip(off.results, replayed, strict=True):
+        if cut.stopped:
+            assert cut.train_seconds < full.train_seconds and cut.eval_seconds < full.eval_seconds
+            assert cut.curve == full.curve[: len(cut.curve)]
+        else:
+            assert cut == full

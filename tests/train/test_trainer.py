@@ -103,6 +103,10 @@ def test_probed_evaluations_leave_training_and_the_final_score_unchanged(tiny_be
     assert [e.examples for e in a.curve] == [60] * len(a.curve)
     assert [e.examples for e in b.curve] == [20] * (len(b.curve) - 1) + [60]
     assert b.score == a.score and b.metrics == a.metrics
+    # each evaluation's timings add up to the trial's
+    assert sum(e.seconds for e in b.curve) == pytest.approx(b.eval_seconds)
+    assert b.curve[-1].train_seconds == pytest.approx(b.train_seconds)
+    assert all(x.train_seconds < y.train_seconds for x, y in zip(b.curve, b.curve[1:], strict=False))
 
 
 @pytest.mark.parametrize("value", [0, -5, 2.5])

@@ -37,8 +37,8 @@ from autopeft.objectives import OBJECTIVES, Objective, parse_objectives
 from autopeft.optim import MODEL_BASED, OPTIMISERS, make_optimiser
 from autopeft.space import SPACES, PeftConfig, SearchSpace
 from autopeft.study.ledger import STUDY_NAME, Ledger
-from autopeft.study.stopping import DEFAULT_MARGIN, ParetoStopper, StopFn
-from autopeft.tasks import TaskData, constant_score, load_task, majority_score, resolve_data_dir
+from autopeft.study.stopping import DEFAULT_MARGIN, DEFAULT_MIN_TRIALS, ParetoStopper, StopFn, chance_level
+from autopeft.tasks import TaskData, load_task, majority_score, resolve_data_dir
 from autopeft.train.budget import Budget
 from autopeft.train.data import carve_splits, prepare_data
 from autopeft.train.result import TrialResult
@@ -404,8 +404,8 @@ def run_search(
     if settings.early_stop:
         assert param_fn is not None
         # the guard reads intermediate scores, so its chance level is that of the probe examples
-        chance = constant_score(task.spec, data.probe(settings.budget.probe_examples).labels)
-        stopper = ParetoStopper(margin=settings.stop_margin, chance=chance)
+        chance = chance_level(task.spec, data.val.labels, settings.budget.probe_examples)
+        stopper = ParetoStopper(margin=settings.stop_margin, chance=chance, min_trials=DEFAULT_MIN_TRIALS)
         probed = len(data.probe(settings.budget.probe_examples))
         echo(
             f"early stopping: evaluations before the last score {probed} of {len(data.val)} validation "

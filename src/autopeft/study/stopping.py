@@ -29,10 +29,12 @@ margin, against the front at equal or fewer parameters.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from autopeft.tasks import TaskSpec, constant_score
+from autopeft.train.data import probe_indices
 from autopeft.train.result import Evaluation, TrialResult
 
 #: Called after each evaluation but the last with the curve so far and the trial's total steps;
@@ -142,3 +144,67 @@ class ParetoStopper:
             return decision.predicted if decision is not None and decision.stop else None
 
         return should_stop
+
+
+def chance_level(spec: TaskSpec, val_labels: np.ndarray, probe_examples: int | None) -> float:
+    """:attr:`ParetoStopper.chance` of a search: the best constant prediction's score on the
+    validation examples its intermediate evaluations score (the probe of ``probe_examples`` of
+    ``val_labels``, shape ``(n_val,)``)."""
+    keep = probe_indices(len(val_labels), probe_examples)
+    return constant_score(spec, val_labels if keep is None else np.asarray(val_labels)[keep])
+
+
+def replay(trials: Sequence[TrialResult], stopper: ParetoStopper) -> list[TrialResult]:
+    """What early stopping would have done to a search that ran without it.
+
+    The trials are taken in the order given (numbered order for a sequential search); each one's
+    curve is read evaluation by evaluation through ``stopper`` exactly as
+    :func:`autopeft.train.trainer.run_trial` would have called it, and ``stopper`` learns from each
+    finished trial as the search would have. For the random optimiser (its proposals do not depend on
+    results) this is the search with early stopping, decision for decision; a model-based optimiser
+    would have been told predicted scores and proposed other configurations.
+
+    A trial that would have stopped comes back ``stopped``: its curve cut after that evaluation, its
+    ``train_seconds`` and ``eval_seconds`` what it had spent by then (read from the curve's
+    :class:`~autopeft.train.result.Evaluation` timings, which must be recorded). The others come back
+    unchanged.
+
+    Args:
+        trials: finished trials of a search without early stopping, with curves of two or more
+            evaluations (the last at the trial's final step).
+        stopper: a fresh rule (it is updated in place).
+
+    Returns:
+        One result per trial, in the same order.
+
+    Raises:
+        ValueError: a complete trial's curve lacks the timings.
+    """
+    out: list[TrialResult] = []
+    for trial in trials:
+        result = trial
+        if trial.ok and len(trial.curve) > 1:
+            if any(e.train_seconds is None or e.seconds is None for e in trial.curve):
+                raise ValueError(f"trial {trial.number}: its curve has no timings (recorded before they existed)")
+            total = trial.curve[-1].step
+            should_stop = stopper.for_trial(float(trial.params_pct))
+            for k in range(len(trial.curve) - 1):
+                predicted = should_stop(trial.curve[: k + 1], total)
+                if predicted is None:
+                    continue
+                now = trial.curve[k]
+                result = replace(
+                    trial,
+                    status="stopped",
+                    score=now.score,
+                    metrics=now.metrics,
+                    curve=trial.curve[: k + 1],
+                    train_seconds=float(now.train_seconds),
+                    eval_seconds=float(sum(e.seconds for e in trial.curve[: k + 1])),
+                    predicted_score=float(predicted),
+                    stopped_at=now.step / total,
+                )
+                break
+        stopper.update([result])
+        out.append(result)
+    return out

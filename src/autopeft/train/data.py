@@ -60,10 +60,18 @@ class PreparedData:
         """The validation examples that evaluations before a trial's last one score: ``examples`` of
         them drawn at random with a fixed seed, so that every trial of a search is probed on the same
         ones (their learning curves stay comparable); None, or at least ``len(val)``: all of them."""
-        if examples is None or examples >= len(self.val):
+        keep = probe_indices(len(self.val), examples)
+        if keep is None:
             return self.val
-        keep = np.sort(np.random.default_rng(PROBE_SEED).permutation(len(self.val))[:examples])
         return Encoded(features=tuple(self.val.features[i] for i in keep), labels=self.val.labels[keep])
+
+
+def probe_indices(n_val: int, examples: int | None) -> np.ndarray | None:
+    """Indices (sorted, shape ``(examples,)``) of the validation examples :meth:`PreparedData.probe`
+    keeps out of ``n_val``; None when it keeps them all."""
+    if examples is None or examples >= n_val:
+        return None
+    return np.sort(np.random.default_rng(PROBE_SEED).permutation(n_val)[:examples])
 
 
 def encode(split: Split, tokenizer: Any, max_length: int) -> Encoded:

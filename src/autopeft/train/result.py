@@ -22,6 +22,11 @@ class Evaluation:
         metrics: every metric of the task on the validation split.
         examples: validation examples scored: fewer than all of them for an evaluation before the last
             when the budget sets ``probe_examples``; None in records made before probes existed (all).
+        train_seconds: seconds of training done when evaluated (cumulative, evaluations excluded).
+        seconds: seconds this evaluation took.
+
+    The two timings let a trial's cost up to any evaluation be read from its curve (what stopping it
+    there would have cost); None in records made before they existed.
     """
 
     step: int
@@ -29,6 +34,8 @@ class Evaluation:
     score: float
     metrics: dict[str, float] = field(default_factory=dict)
     examples: int | None = None
+    train_seconds: float | None = None
+    seconds: float | None = None
 
 
 @dataclass(frozen=True)

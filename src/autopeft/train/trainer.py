@@ -208,8 +208,19 @@ def run_trial(
                     t0 = time.perf_counter()
                     scored = data.val if step >= total else probe
                     metrics = evaluate(model, data, budget.eval_batch_size, device, scored)
-                    eval_seconds += time.perf_counter() - t0
-                    curve.append(Evaluation(step, step / steps_per_epoch, float(metrics[metric]), metrics, len(scored)))
+                    seconds = time.perf_counter() - t0
+                    eval_seconds += seconds
+                    curve.append(
+                        Evaluation(
+                            step,
+                            step / steps_per_epoch,
+                            float(metrics[metric]),
+                            metrics,
+                            examples=len(scored),
+                            train_seconds=train_seconds,
+                            seconds=seconds,
+                        )
+                    )
                     if progress is not None:
                         progress(step, total, float(metrics[metric]))
                     if should_stop is not None and step < total:
