@@ -52,8 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="path without suffix")
     p = sub.add_parser("replay", help="one search recorded with curves, replayed through the rule")
     p.add_argument("search", help="a search without --early-stop, with --evals-per-epoch 2 or more")
-    p.add_argument("--margins", default="0.028,0.05,0.1", help="rule margins to compare (score units)")
-    p.add_argument("--plateau-until", default="0,0.5,0.75", help="plateau guards to compare (fractions)")
+    p.add_argument("--margins", default="0.028,0.05", help="rule margins to compare (score units)")
+    p.add_argument("--plateau-until", default="0,0.5", help="plateau guards to compare (fractions)")
+    p.add_argument("--nearest", default="all,5", help="gains of all complete trials, or of the N nearest")
+    p.add_argument(
+        "--strides", default="1,2", help="use every k-th recorded evaluation (2: half of them, and so half the cost)"
+    )
     p.add_argument("--min-trials", type=int, default=5, help="complete trials before any stop (default 5)")
     p.add_argument("--out", required=True, help="path without suffix")
     args = parser.parse_args(argv)
@@ -191,12 +195,28 @@ def replay_search(args: argparse.Namespace) -> int:
         )
 
     arms: dict[str, list] = {"without early stopping": off, "recorded (curves, no stop)": trials}
+
+    def thin(t, stride: int):
+        """The trial as recorded with only every ``stride``-th evaluation (and the last)."""
+        if stride == 1 or len(t.curve) < 2:
+            return t
+        kept = tuple(e for i, e in enumerate(t.curve) if (i + 1) % stride == 0 or i == len(t.curve) - 1)
+        return dataclasses.replace(t, curve=kept, eval_seconds=float(sum(e.seconds for e in kept)))
+
     margins = [float(x) for x in args.margins.split(",")]
     guards = [float(x) for x in args.plateau_until.split(",")]
-    for margin in margins:
-        for until in guards:
-            stopper = ParetoStopper(margin=margin, min_trials=args.min_trials, chance=chance, plateau_until=until)
-            arms[f"margin {margin:g}, plateau guard {until:g}"] = replay(trials, stopper)
+    nearest = [None if x == "all" else int(x) for x in args.nearest.split(",")]
+    for stride in [int(x) for x in args.strides.split(",")]:
+        thinned = [thin(t, stride) for t in trials]
+        evals = len(thinned[0].curve)
+        for margin in margins:
+            for until in guards:
+                for near in nearest:
+                    stopper = ParetoStopper(
+                        margin=margin, min_trials=args.min_trials, chance=chance, plateau_until=until, nearest=near
+                    )
+                    label = f"{evals} evals, margin {margin:g}, guard {until:g}, gains of {near or 'all'}"
+                    arms[label] = replay(thinned, stopper)
     arms["oracle: non-front trials stopped at their first evaluation"] = [oracle(t) for t in trials]
 
     hv_off = hypervolume_curve(off, objectives, reference)
@@ -209,7 +229,7 @@ def replay_search(args: argparse.Namespace) -> int:
         f"reference {np.asarray(reference).tolist()}"
     )
     print(
-        f"{'arm':58s} {'stopped':>7s} {'train s':>8s} {'eval s':>7s} {'trial s':>8s} {'final HV':>9s} "
+        f"{'arm':60s} {'stopped':>7s} {'train s':>8s} {'eval s':>7s} {'trial s':>8s} {'final HV':>9s} "
         f"{'front lost':>10s} "
         + " ".join(f"{'s to ' + k:>9s}" for k in targets)
         + " "
@@ -246,7 +266,7 @@ def replay_search(args: argparse.Namespace) -> int:
         ratios = " ".join(f"{v:8.2f}x" if v else f"{'-':>9s}" for v in speedup.values())
         row = rows[label]
         print(
-            f"{label[:58]:58s} {len(stopped):7d} {row['train_seconds']:8.0f} {row['eval_seconds']:7.0f} "
+            f"{label[:60]:60s} {len(stopped):7d} {row['train_seconds']:8.0f} {row['eval_seconds']:7.0f} "
             f"{seconds[-1]:8.0f} {hv[-1]:9.4f} {len(lost):10d} {cells} {ratios}"
         )
     # how well a probe score at each evaluation ranks the final scores (complete trials)
@@ -287,7 +307,13 @@ def replay_search(args: argparse.Namespace) -> int:
     fig = Figure(figsize=(7, 4.2))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
+    # the arms without stopping, the oracle, and the rule setting that reaches the final target
+    # soonest without losing a front trial (all the others are in the table and the JSON)
+    rules = [k for k in rows if k[0].isdigit() and not rows[k]["front_lost"] and rows[k]["seconds_to"]["final"]]
+    best = min(rules, key=lambda k: rows[k]["seconds_to"]["final"]) if rules else None
     for label, row in rows.items():
+        if label[0].isdigit() and label != best:
+            continue
         ax.step(row["cumulative_seconds"], row["hypervolume"], where="post", label=label, linewidth=1)
     for k, v in targets.items():
         ax.axhline(v, color="grey", linestyle=":", linewidth=0.8)

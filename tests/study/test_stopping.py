@@ -84,6 +84,29 @@ def test_a_trial_at_the_constant_prediction_plateau_is_not_judged_early():
     )
 
 
+def test_nearest_bounds_a_curve_by_the_gains_of_similar_curves():
+    stopper = ParetoStopper(margin=0.0, min_trials=2, nearest=2)
+    stopper.update(
+        [
+            _complete([0.50, 0.55, 0.60, 0.85], 3.0),  # from the plateau: +0.35
+            _complete([0.70, 0.75, 0.78, 0.80], 1.0),  # +0.10
+            _complete([0.72, 0.74, 0.76, 0.79], 2.0),  # +0.07
+            _complete([0.80, 0.82, 0.84, 0.86], 0.1),  # +0.06
+        ]
+    )
+    # at 0.71 the two nearest curves (0.70, 0.72) gained at most 0.10: 0.81 < 0.86 at 0.1 %
+    near = stopper.decide(0.5, _partial(0.71), 40)
+    assert near.optimistic == pytest.approx(0.81) and near.stop
+    assert near.predicted == pytest.approx(0.71 + 0.085)
+    # all curves: the plateau's +0.35 bounds it, and it runs on
+    everyone = ParetoStopper(margin=0.0, min_trials=2)
+    everyone.update([])
+    everyone._curves, everyone._finals, everyone._front = stopper._curves, stopper._finals, stopper._front
+    assert not everyone.decide(0.5, _partial(0.71), 40).stop
+    with pytest.raises(ValueError, match="nearest"):
+        ParetoStopper(min_trials=5, nearest=3)
+
+
 @pytest.mark.parametrize("value", [-0.1, 1.5])
 def test_plateau_until_is_checked(value):
     with pytest.raises(ValueError, match="plateau_until"):

@@ -83,12 +83,17 @@ class ParetoStopper:
             (None: no plateau guard).
         plateau_until: fraction of its steps, in [0, 1], before which a trial scoring at most
             ``chance + margin`` is not stopped.
+        nearest: take the gains of only the ``nearest`` complete trials whose score at this step was
+            closest to this trial's (ties: earlier trials first), not of all of them: a curve at 0.70
+            is then bounded by what curves near 0.70 went on to gain, not by a late jump from the
+            plateau. None (the default) = all complete trials; at least ``min_trials``.
     """
 
     margin: float = DEFAULT_MARGIN
     min_trials: int = DEFAULT_MIN_TRIALS
     chance: float | None = None
     plateau_until: float = DEFAULT_PLATEAU_UNTIL
+    nearest: int | None = None
     _curves: list[dict[int, float]] = field(default_factory=list)
     _finals: list[float] = field(default_factory=list)
     _front: list[tuple[float, float]] = field(default_factory=list)  # (params_pct, score) of complete trials
@@ -100,6 +105,8 @@ class ParetoStopper:
             raise ValueError(f"min_trials={self.min_trials}: must be >= 1")
         if not 0 <= self.plateau_until <= 1:
             raise ValueError(f"plateau_until={self.plateau_until}: must be in [0, 1]")
+        if self.nearest is not None and self.nearest < self.min_trials:
+            raise ValueError(f"nearest={self.nearest}: must be None or >= min_trials ({self.min_trials})")
 
     def update(self, results: Sequence[TrialResult]) -> None:
         """Learn from finished trials (complete ones only; stopped and failed trials are ignored)."""
@@ -114,7 +121,10 @@ class ParetoStopper:
         """The decision after the last evaluation of ``curve`` for a trial of ``params_pct`` that trains
         ``total_steps`` steps; None when too few complete trials were evaluated at that step."""
         now = curve[-1]
-        gains = [final - c[now.step] for c, final in zip(self._curves, self._finals, strict=True) if now.step in c]
+        seen = [(c[now.step], final) for c, final in zip(self._curves, self._finals, strict=True) if now.step in c]
+        if self.nearest is not None:
+            seen = sorted(seen, key=lambda pair: abs(pair[0] - now.score))[: self.nearest]
+        gains = [final - then for then, final in seen]
         if len(gains) < self.min_trials:
             return None
         optimistic = now.score + max(gains) + self.margin
