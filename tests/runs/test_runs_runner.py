@@ -109,3 +109,50 @@ def test_saved_adapters_load_with_adapters_alone(tmp_path, tiny_bert, data_dir, 
         predictions = model(**batch).logits.argmax(-1).numpy()
     accuracy = float(np.mean(predictions == data.val.labels))
     assert accuracy == pytest.approx(record.result.score)
+
+
+def test_run_keys_of_existing_ledgers_stay_valid():
+    """A budget field added later (probe_examples) must not change the key of a run recorded before
+    it: the key decides what a resumed run skips. This spec and key are the first record of the
+    reproduction's ledger (bench/repro/results)."""
+    from autopeft.runs.ledger import RunSpec
+
+    spec = {
+        "budget": {
+            "batch_size": 16,
+            "epochs": 2.0,
+            "eval_batch_size": 128,
+            "evals_per_epoch": 1,
+            "group_by_length": True,
+            "learning_rate": 0.001,
+            "max_length": 128,
+            "max_steps": None,
+            "train_examples": 1000,
+            "val_examples": 500,
+            "warmup_ratio": 0.06,
+            "weight_decay": 0.0,
+        },
+        "data_seed": 0,
+        "method": {
+            "adapters": None,
+            "config": {
+                "ia3": False,
+                "layers": [False, False, True, False, True, False],
+                "lora": 0,
+                "parallel": 0,
+                "prefix": 1,
+                "serial": 0,
+            },
+            "kind": "config",
+            "label": "AutoPEFT 0.01",
+            "learning_rate": None,
+            "name": "autopeft-0.01",
+            "source": "runs/repro-search trial 10 on glue/sst2",
+        },
+        "model": "minilm",
+        "role": "autopeft",
+        "seed": 0,
+        "source_task": "glue/sst2",
+        "task": "glue/cola",
+    }
+    assert RunSpec.from_dict(spec).key == "b024b7594c234247"

@@ -65,12 +65,16 @@ class RunSpec:
         method = self.method.to_dict()
         for cosmetic in ("label", "source"):
             method.pop(cosmetic)
+        budget = self.effective_budget.to_dict()
+        # added after ledgers existed, and no run's score depends on it: absent, keys stay as they were
+        if budget["probe_examples"] is None:
+            del budget["probe_examples"]
         payload = {
             "model": self.model,
             "task": self.task,
             "method": method,
             "seed": self.seed,
-            "budget": self.effective_budget.to_dict(),
+            "budget": budget,
             "data_seed": self.data_seed,
         }
         return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
