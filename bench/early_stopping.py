@@ -56,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--plateau-until", default="0,0.5", help="plateau guards to compare (fractions)")
     p.add_argument("--nearest", default="all,5", help="gains of all complete trials, or of the N nearest")
     p.add_argument(
-        "--strides", default="1,2", help="use every k-th recorded evaluation (2: half of them, and so half the cost)"
+        "--keep-evals",
+        default="all;1",
+        help="';'-separated sets of the recorded evaluations (0-based, before the last) that the rule may read, "
+        "e.g. 'all;1;0,1': the others are dropped, with their cost",
     )
     p.add_argument("--min-trials", type=int, default=5, help="complete trials before any stop (default 5)")
     p.add_argument("--out", required=True, help="path without suffix")
@@ -196,26 +199,29 @@ def replay_search(args: argparse.Namespace) -> int:
 
     arms: dict[str, list] = {"without early stopping": off, "recorded (curves, no stop)": trials}
 
-    def thin(t, stride: int):
-        """The trial as recorded with only every ``stride``-th evaluation (and the last)."""
-        if stride == 1 or len(t.curve) < 2:
+    def thin(t, keep: set[int] | None):
+        """The trial as recorded with only the evaluations in ``keep`` (None: all) and the last."""
+        if keep is None or len(t.curve) < 2:
             return t
-        kept = tuple(e for i, e in enumerate(t.curve) if (i + 1) % stride == 0 or i == len(t.curve) - 1)
+        kept = tuple(e for i, e in enumerate(t.curve) if i in keep or i == len(t.curve) - 1)
         return dataclasses.replace(t, curve=kept, eval_seconds=float(sum(e.seconds for e in kept)))
 
     margins = [float(x) for x in args.margins.split(",")]
     guards = [float(x) for x in args.plateau_until.split(",")]
     nearest = [None if x == "all" else int(x) for x in args.nearest.split(",")]
-    for stride in [int(x) for x in args.strides.split(",")]:
-        thinned = [thin(t, stride) for t in trials]
-        evals = len(thinned[0].curve)
+    total_steps = trials[0].curve[-1].step
+    for spec in args.keep_evals.split(";"):
+        keep = None if spec.strip() == "all" else {int(x) for x in spec.split(",")}
+        thinned = [thin(t, keep) for t in trials]
+        at = [e.step for e in thinned[0].curve[:-1]]
+        evals = "evals at " + "/".join(f"{100 * s / total_steps:.0f}" for s in at) + " %"
         for margin in margins:
             for until in guards:
                 for near in nearest:
                     stopper = ParetoStopper(
                         margin=margin, min_trials=args.min_trials, chance=chance, plateau_until=until, nearest=near
                     )
-                    label = f"{evals} evals, margin {margin:g}, guard {until:g}, gains of {near or 'all'}"
+                    label = f"{evals}, margin {margin:g}, guard {until:g}, gains of {near or 'all'}"
                     arms[label] = replay(thinned, stopper)
     arms["oracle: non-front trials stopped at their first evaluation"] = [oracle(t) for t in trials]
 
@@ -309,10 +315,10 @@ def replay_search(args: argparse.Namespace) -> int:
     ax = fig.add_subplot()
     # the arms without stopping, the oracle, and the rule setting that reaches the final target
     # soonest without losing a front trial (all the others are in the table and the JSON)
-    rules = [k for k in rows if k[0].isdigit() and not rows[k]["front_lost"] and rows[k]["seconds_to"]["final"]]
+    rules = [k for k in rows if k.startswith("evals") and not rows[k]["front_lost"] and rows[k]["seconds_to"]["final"]]
     best = min(rules, key=lambda k: rows[k]["seconds_to"]["final"]) if rules else None
     for label, row in rows.items():
-        if label[0].isdigit() and label != best:
+        if label.startswith("evals") and label != best:
             continue
         ax.step(row["cumulative_seconds"], row["hypervolume"], where="post", label=label, linewidth=1)
     for k, v in targets.items():

@@ -117,6 +117,23 @@ def test_probe_examples_is_checked(value):
         _budget(probe_examples=value)
 
 
+@pytest.mark.parametrize(
+    ("per_epoch", "total", "evals", "expected"),
+    [
+        (63, 63, 4, [16, 32, 47, 63]),
+        (63, 63, 2, [32, 63]),
+        (63, 63, 1, [63]),
+        (10, 25, 2, [5, 10, 15, 20, 25]),  # 2.5 epochs: the last step too
+        (10, 7, 2, [5, 7]),  # max_steps inside the first epoch
+        (3, 6, 8, [1, 2, 3, 4, 5, 6]),  # more evaluations than steps: every step once
+    ],
+)
+def test_evaluations_are_evenly_spaced(per_epoch, total, evals, expected):
+    from autopeft.train.trainer import eval_steps
+
+    assert sorted(eval_steps(per_epoch, total, evals)) == expected
+
+
 def test_nan_loss_fails_the_trial_not_the_caller(tiny_bert, toy, tokenizer, monkeypatch):
     import autopeft.train.trainer as trainer
 

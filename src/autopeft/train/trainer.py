@@ -96,9 +96,17 @@ def evaluate(
     return compute_metrics(data.spec, preds, split.labels)
 
 
-def _eval_steps(steps_per_epoch: int, total_steps: int, evals_per_epoch: int) -> set[int]:
-    every = max(1, steps_per_epoch // evals_per_epoch)
-    return {s for s in range(every, total_steps + 1, every)} | {total_steps}
+def eval_steps(steps_per_epoch: int, total_steps: int, evals_per_epoch: int) -> set[int]:
+    """The steps evaluated: ``evals_per_epoch`` evenly spaced in each epoch (the last at its end), and
+    the last step. Even spacing by rounding, not a fixed stride: 63 steps and 4 evaluations are 16, 32,
+    47, 63, where a stride of 63 // 4 = 15 gave 15, 30, 45, 60 and 63 (five, two of them 3 steps apart)."""
+    steps = {total_steps}
+    for epoch in range(math.ceil(total_steps / steps_per_epoch)):
+        for k in range(1, evals_per_epoch + 1):
+            step = epoch * steps_per_epoch + max(1, round(k * steps_per_epoch / evals_per_epoch))
+            if step <= total_steps:
+                steps.add(step)
+    return steps
 
 
 def run_trial(
@@ -174,7 +182,7 @@ def run_trial(
         regression = data.spec.kind == "regression"
         steps_per_epoch = math.ceil(len(data.train) / budget.batch_size)
         total = budget.max_steps or max(1, math.ceil(steps_per_epoch * budget.epochs))
-        evals = _eval_steps(steps_per_epoch, total, budget.evals_per_epoch)
+        evals = eval_steps(steps_per_epoch, total, budget.evals_per_epoch)
         probe = data.probe(budget.probe_examples)
         params = [p for p in model.parameters() if p.requires_grad]
         optimiser = torch.optim.AdamW(params, lr=budget.learning_rate, weight_decay=budget.weight_decay)
