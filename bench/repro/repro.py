@@ -1,7 +1,8 @@
 """The whole reproduction of the paper's claims, as one resumable command.
 
 1. search: the search of ``settings.json`` (low fidelity) in ``--search-dir`` (resumed if there);
-2. pick: the best Pareto configuration under each parameter budget of ``pick_budgets_pct``;
+2. pick: the best Pareto configuration under each parameter budget of ``pick_budgets_pct``, written
+   to ``--out``/picks.json; once that file exists the search is neither run nor read again;
 3. retrain + transfer: the picked configurations on every task of ``tasks`` (the search's own task
    included) at the full-fidelity budget, ``seeds`` seeds each, scored on each task's dev split;
 4. baselines: every method of ``baselines`` on the same tasks, budget and seeds;
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from autopeft.cli import _quiet_libraries
     from autopeft.errors import UserError
-    from autopeft.methods import parse_baselines
+    from autopeft.methods import Method, parse_baselines
     from autopeft.runs import ResultsLedger, pick_from_search, run_specs
     from autopeft.runs.report import write_report
     from autopeft.study.search import SearchSettings, run_search
@@ -75,9 +76,19 @@ def main(argv: list[str] | None = None) -> int:
             search_settings = SearchSettings(
                 model=settings["model"], data_dir=args.data_dir, threads=args.threads, device=args.device, **search
             )
-            print(f"== search: {search_settings.task} ({search_settings.optimizer}) in {args.search_dir}")
-            run_search(search_settings, args.search_dir)
-            methods = pick_from_search(args.search_dir, budgets=settings["pick_budgets_pct"])
+            picks_path = Path(args.out) / "picks.json"
+            if picks_path.exists():
+                # The search is finished once its picks are written; later sittings need only the
+                # picks, so losing runs/ (not in git) cannot change which configurations are retrained.
+                methods = [Method.from_dict(m) for m in json.loads(picks_path.read_text())["methods"]]
+                print(f"== picks: {len(methods)} from {picks_path} (the search is not needed again)")
+            else:
+                print(f"== search: {search_settings.task} ({search_settings.optimizer}) in {args.search_dir}")
+                run_search(search_settings, args.search_dir)
+                methods = pick_from_search(args.search_dir, budgets=settings["pick_budgets_pct"])
+                picks_path.parent.mkdir(parents=True, exist_ok=True)
+                picks = {"search_dir": str(args.search_dir), "methods": [m.to_dict() for m in methods]}
+                picks_path.write_text(json.dumps(picks, indent=1) + "\n")
             for method in methods:
                 print(f"picked {method.name}: {method.describe()} ({method.source})")
             specs = _specs(settings, methods, parse_baselines(settings["baselines"]))

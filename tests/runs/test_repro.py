@@ -1,10 +1,11 @@
 """The reproduction command (bench/repro/repro.py) end to end on a tiny model: search, pick, runs,
-report; a second call trains nothing."""
+report; a second call trains nothing, even with the search's folder gone (the picks are kept)."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 from autopeft.runs import ResultsLedger
@@ -48,6 +49,12 @@ def test_reproduction_runs_and_resumes(tmp_path, tiny_model_dir, data_dir, capsy
     # seed-major order: every method and task with seed 0 before any seed 1
     assert [r.spec.seed for r in records] == [0] * 6 + [1] * 6
     assert {"report.md", "report.json", "report.png"} <= {p.name for p in tmp_path.iterdir()}
+    picks = json.loads((tmp_path / "res" / "picks.json").read_text())["methods"]
+    assert [m["name"] for m in picks] == ["autopeft-100"]
+    # runs/ is not in git: a later sitting on a fresh machine has the ledger and picks, not the search
+    shutil.rmtree(tmp_path / "search")
     assert main(args) == 0
-    assert "12 runs: 12 already finished" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "== search" not in out and "12 runs: 12 already finished" in out
+    assert not (tmp_path / "search").exists()
     assert len(ResultsLedger(tmp_path / "res").records()) == 12
