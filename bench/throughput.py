@@ -118,17 +118,22 @@ def _fixed_batches(data, length: int, batch_size: int, count: int, pad: int) -> 
     return out
 
 
-def step_throughput(model, batches, device: torch.device, lr: float = 1e-3) -> dict[str, float]:
-    """Training steps over ``batches`` (fixed shape): seconds per step, real tokens/s, FLOP/s."""
+def step_throughput(model, batches, device: torch.device, lr: float = 1e-3, compiled: bool = False) -> dict[str, float]:
+    """Training steps over ``batches`` (fixed shape): seconds per step, real tokens/s, FLOP/s.
+
+    ``compiled``: the model's forward runs through ``torch.compile`` (inductor; one shape, so one
+    compilation, timed as ``compile_seconds`` on the first warm-up step); FLOPs are counted eagerly.
+    """
     from torch.utils.flop_counter import FlopCounterMode
 
     model.to(device).train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr)
+    forward = model
 
     def step(batch):
         b = {k: v.to(device) for k, v in batch.items() if k != "labels"}
-        loss = torch.nn.functional.cross_entropy(model(**b).logits, batch["labels"].to(device))
+        loss = torch.nn.functional.cross_entropy(forward(**b).logits, batch["labels"].to(device))
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -137,6 +142,14 @@ def step_throughput(model, batches, device: torch.device, lr: float = 1e-3) -> d
     with FlopCounterMode(display=False) as counter:
         step(batches[0])
     flops = counter.get_total_flops()
+    compile_seconds = 0.0
+    if compiled:
+        forward = torch.compile(model)
+        _sync(device)
+        t0 = time.perf_counter()
+        step(batches[1])
+        _sync(device)
+        compile_seconds = time.perf_counter() - t0
     for b in batches[1:3]:  # warm-up
         step(b)
     _sync(device)
@@ -153,6 +166,7 @@ def step_throughput(model, batches, device: torch.device, lr: float = 1e-3) -> d
         "flops_per_step": float(flops),
         "train_flops_per_second": flops / seconds,
         "trainable_params": sum(p.numel() for p in params),
+        "compile_seconds": compile_seconds,
     }
 
 
@@ -250,6 +264,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--steps", type=int, default=20, help="timed training steps per configuration (+3)")
     parser.add_argument("--peak-n", type=int, default=None, help="matrix size of the peak (default 2048 CPU, 8192 GPU)")
+    parser.add_argument(
+        "--step-variants",
+        default="eager",
+        help="eager and/or compiled (torch.compile) training steps, e.g. eager,compiled",
+    )
     parser.add_argument("--trial-configs", default="parallel,paper-mid")
     parser.add_argument("--trial-val-examples", type=int, default=DEMO["val_examples"])
     parser.add_argument("--trial-seeds", default="0", help="seeds of every trial variant, e.g. 0,1,2")
@@ -292,16 +311,21 @@ def main(argv: list[str] | None = None) -> int:
         data = prepare_data(task, base.tokenizer, budget, 0)
         batches = _fixed_batches(data, args.length, args.batch_size, args.steps + 3, base.tokenizer.pad_token_id)
         for cfg in args.configs.split(","):
-            model = _model(base, cfg, task.spec.num_labels, 0, model_path)
-            step = step_throughput(model, batches, device)
-            ev = eval_throughput(model, data, device)
-            row = {"task": task_key, "config": cfg, **step, "eval_tokens_per_second": ev}
-            row["fraction_of_peak"] = step["train_flops_per_second"] / peak
-            rows.append(row)
-            gflops, pct = step["train_flops_per_second"] / 1e9, 100 * row["fraction_of_peak"]
-            print(f"{task_key:6s} {cfg:14s} {step['trainable_params']:10,d} {step['train_tokens_per_second']:12,.0f} "
-                  f"{gflops:9.1f} {pct:6.1f}% {ev:11,.0f}")  # fmt: skip
-            del model
+            for variant in args.step_variants.split(","):
+                if variant not in ("eager", "compiled"):
+                    raise SystemExit(f"--step-variants: {variant!r} is not eager or compiled")
+                torch._dynamo.reset()  # a fresh compilation for every model
+                model = _model(base, cfg, task.spec.num_labels, 0, model_path)
+                step = step_throughput(model, batches, device, compiled=variant == "compiled")
+                ev = eval_throughput(model, data, device)
+                row = {"task": task_key, "config": cfg, "variant": variant, **step, "eval_tokens_per_second": ev}
+                row["fraction_of_peak"] = step["train_flops_per_second"] / peak
+                rows.append(row)
+                gflops, pct = step["train_flops_per_second"] / 1e9, 100 * row["fraction_of_peak"]
+                label = cfg if variant == "eager" else f"{cfg} (compiled, {step['compile_seconds']:.0f} s)"
+                print(f"{task_key:6s} {label:14s} {step['trainable_params']:10,d} "
+                      f"{step['train_tokens_per_second']:12,.0f} {gflops:9.1f} {pct:6.1f}% {ev:11,.0f}")  # fmt: skip
+                del model
     trials = []
     if not args.skip_trials:
         task = load_task("glue/sst2", args.data_dir)
