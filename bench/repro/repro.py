@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -106,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
                 save_adapters=False,
             )
             print(f"== this sitting: {time.perf_counter() - started:.0f} s")
-        report = write_report([args.out], args.report)
+        # relative, so that the committed report does not name this machine's checkout
+        report = write_report([os.path.relpath(args.out)], args.report)
         print(f"== report: {args.report}/report.md ({report.n_runs} runs, {report.seconds / 3600:.2f} h of training)")
     except UserError as exc:
         print(f"repro: error: {exc}", file=sys.stderr)
