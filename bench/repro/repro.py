@@ -52,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", default=None, help="GLUE/SuperGLUE root (default $AUTOPEFT_DATA)")
     p.add_argument("--search-dir", default="runs/repro-search", help="the search's directory (resumed if there)")
     p.add_argument("--out", default=str(HERE / "results"), help="the results ledger's folder")
+    p.add_argument(
+        "--picks",
+        default=None,
+        help="the picks to retrain (a picks.json written by an earlier reproduction); default: OUT/picks.json, "
+        "written from the search when absent",
+    )
     p.add_argument("--report", default=str(HERE), help="where report.md/.json/.png go")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: one per core)")
     p.add_argument("--device", default="cpu")
@@ -77,7 +83,11 @@ def main(argv: list[str] | None = None) -> int:
             search_settings = SearchSettings(
                 model=settings["model"], data_dir=args.data_dir, threads=args.threads, device=args.device, **search
             )
-            picks_path = Path(args.out) / "picks.json"
+            picks_path = Path(args.picks) if args.picks else Path(args.out) / "picks.json"
+            if args.picks and not picks_path.is_file():
+                raise UserError(
+                    "--picks", args.picks, "is not a file", "give the picks.json of an earlier reproduction"
+                )
             if picks_path.exists():
                 # The search is finished once its picks are written; later sittings need only the
                 # picks, so losing runs/ (not in git) cannot change which configurations are retrained.

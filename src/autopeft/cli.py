@@ -64,6 +64,7 @@ BUDGET_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
     "probe_examples": (_int_or_all, "validation examples scored by evaluations before the last, or 'all'"),
     "eval_batch_size": (int, "evaluation batch size"),
     "group_by_length": (_on_off, "batch training examples of similar length (on/off)"),
+    "standardise_targets": (_on_off, "regression tasks: train on standardised targets (on/off)"),
 }
 
 

@@ -57,4 +57,11 @@ def test_reproduction_runs_and_resumes(tmp_path, tiny_model_dir, data_dir, capsy
     out = capsys.readouterr().out
     assert "== search" not in out and "12 runs: 12 already finished" in out
     assert not (tmp_path / "search").exists()
+    # a second reproduction (other tasks or budget) retrains the same picks into its own ledger
+    other = [*args[: args.index("--out")], "--out", str(tmp_path / "other"), "--report", str(tmp_path / "other")]
+    assert main([*other, "--picks", str(tmp_path / "nowhere.json")]) == 2
+    assert "--picks" in capsys.readouterr().err
+    assert main([*other, "--picks", str(tmp_path / "res" / "picks.json"), "--plan"]) == 0
+    out = capsys.readouterr().out
+    assert "== search" not in out and "12 runs, 0 finished" in out and not (tmp_path / "search").exists()
     assert len(ResultsLedger(tmp_path / "res").records()) == 12

@@ -156,3 +156,26 @@ def test_run_keys_of_existing_ledgers_stay_valid():
         "task": "glue/cola",
     }
     assert RunSpec.from_dict(spec).key == "b024b7594c234247"
+    # standardise_targets, added later still: a classification run's key ignores it either way
+    for standardise in (False, True):
+        spec["budget"]["standardise_targets"] = standardise
+        assert RunSpec.from_dict(spec).key == "b024b7594c234247"
+
+
+def test_standardised_targets_change_the_key_of_regression_runs_only():
+    """On STS-B, standardised targets are a different experiment (a ledger on raw targets must not
+    count it as done); raw targets keep the key of records made before the field existed."""
+    from autopeft.methods import BASELINES
+    from autopeft.runs.ledger import RunSpec
+    from autopeft.train.budget import Budget
+
+    def key(task: str, **budget) -> str:
+        return RunSpec("minilm", task, BASELINES["lora"], 0, Budget(**budget)).key
+
+    old = RunSpec("minilm", "glue/stsb", BASELINES["lora"], 0, Budget(standardise_targets=False)).to_dict()
+    del old["budget"]["standardise_targets"]  # as a record made before the field existed
+    assert RunSpec.from_dict(old).key == key("glue/stsb", standardise_targets=False)
+    assert key("glue/stsb", standardise_targets=True) != key("glue/stsb", standardise_targets=False)
+    assert key("glue/sst2", standardise_targets=True) == key("glue/sst2", standardise_targets=False)
+    # a local task's kind is unknown to the key: the field counts (a rerun rather than a wrong skip)
+    assert key("/data/my-task", standardise_targets=True) != key("/data/my-task", standardise_targets=False)

@@ -250,3 +250,12 @@ def test_file_options_are_refused_for_known_tasks(kwargs: dict[str, object], fie
     with pytest.raises(UserError) as err:
         load_task("glue/sst2", DATA_DIR, **kwargs)  # type: ignore[arg-type]
     _check(err, field, value, "glue/sst2")
+
+
+def test_known_task_kind_without_loading_data():
+    from autopeft.tasks.registry import known_task_kind
+
+    assert known_task_kind("glue/stsb") == "regression"
+    assert known_task_kind("GLUE/STS-B") == "regression"
+    assert known_task_kind("glue/sst2") == known_task_kind("superglue/cb") == "classification"
+    assert known_task_kind("/data/my-task") is None

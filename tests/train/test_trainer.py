@@ -173,6 +173,62 @@ def test_regression_task(tiny_bert, toy, tokenizer):
     assert result.metric == "spearman" and -1 <= result.score <= 1
 
 
+def _regression_data(toy, tokenizer, budget, offset: float = 3.0, spread: float = 5.0):
+    from dataclasses import replace
+
+    spec = replace(toy.spec, kind="regression", labels=None, metrics=("pearson", "spearman"), main_metric="spearman")
+    train = replace(toy.train, labels=toy.train.labels.astype(np.float32) * spread + offset)
+    return prepare_data(replace(toy, spec=spec, train=train), tokenizer, budget, seed=0)
+
+
+def test_standardised_targets_train_on_z_scores_and_predict_in_task_units(tiny_bert, toy, tokenizer, monkeypatch):
+    from autopeft.train import trainer
+    from autopeft.train.data import eval_batches
+
+    budget = _budget(epochs=1)
+    data = _regression_data(toy, tokenizer, budget)
+    mean, std = trainer.target_scale(data, budget)
+    assert mean == pytest.approx(float(data.train.labels.mean()), rel=1e-6)
+    assert std == pytest.approx(float(data.train.labels.std()), rel=1e-6) and std > 1
+    seen_labels = []
+    loss = trainer._loss
+    monkeypatch.setattr(trainer, "_loss", lambda lo, la, r: seen_labels.append(la.clone()) or loss(lo, la, r))
+    kept = {}
+    result = run_trial(tiny_bert, data, CONFIG, budget, seed=0, on_trained=lambda m, names: kept.setdefault("m", m))
+    assert result.status == "complete", result.error
+    # the loss saw z-scores of the training targets (means ~0 over the epoch), not 3..8
+    assert abs(torch.cat(seen_labels).mean().item()) < 0.2 and torch.cat(seen_labels).min() < 0
+    # the returned model is rescaled: its raw outputs are in the task's units, and scoring them
+    # without a scale reproduces the trial's own final evaluation
+    model = kept["m"].eval()
+    with torch.inference_mode():
+        preds = np.concatenate(
+            [model(**b).logits.squeeze(-1).numpy() for _, b in eval_batches(data.val, 128, data.pad_token_id)]
+        )
+    assert abs(preds.mean() - mean) < std  # near the targets' mean, not near 0
+    again = trainer.evaluate(model, data, 128, torch.device("cpu"))
+    assert again["pearson"] == pytest.approx(result.metrics["pearson"], abs=1e-5)
+    assert again["spearman"] == pytest.approx(result.metrics["spearman"], abs=1e-5)
+
+
+def test_raw_targets_and_classification_are_left_alone(toy, tokenizer):
+    from autopeft.train.trainer import target_scale
+
+    budget = _budget()
+    assert target_scale(_regression_data(toy, tokenizer, budget), Budget(standardise_targets=False)) is None
+    assert target_scale(prepare_data(toy, tokenizer, budget, seed=0), budget) is None
+
+
+def test_a_budget_saved_before_standardising_reads_as_raw_targets():
+    from autopeft.errors import UserError
+
+    saved = Budget().to_dict()
+    del saved["standardise_targets"]
+    assert Budget.from_dict(saved).standardise_targets is False and Budget().standardise_targets is True
+    with pytest.raises(UserError, match="--standardise-targets"):
+        Budget(standardise_targets="yes")
+
+
 def _encoded(lengths: list[int]):
     from autopeft.train.data import Encoded
 

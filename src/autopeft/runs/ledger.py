@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from autopeft.methods import Method
+from autopeft.tasks.registry import known_task_kind
 from autopeft.train.budget import Budget
 from autopeft.train.result import TrialResult
 
@@ -69,6 +70,10 @@ class RunSpec:
         # added after ledgers existed, and no run's score depends on it: absent, keys stay as they were
         if budget["probe_examples"] is None:
             del budget["probe_examples"]
+        # also added later, and it changes nothing for a classification task: keys of classification
+        # runs, and of runs on raw targets, stay as they were (a local task's kind is not known here)
+        if not budget["standardise_targets"] or known_task_kind(self.task) == "classification":
+            del budget["standardise_targets"]
         payload = {
             "model": self.model,
             "task": self.task,

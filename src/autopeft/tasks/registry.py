@@ -192,3 +192,10 @@ def _lookup(name: str) -> _KnownTask | None:
         if _normalise_name(known) == key:
             return task
     return None
+
+
+def known_task_kind(name: str) -> str | None:
+    """``"classification"`` or ``"regression"`` for a built-in task name (any case, hyphens allowed),
+    None for anything else (a local folder or an unknown hub name), without loading any data."""
+    task = _lookup(name)
+    return None if task is None else task.spec.kind

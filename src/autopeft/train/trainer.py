@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from autopeft.build import build_method, build_model
+from autopeft.build import HEAD_NAME, build_method, build_model
 from autopeft.errors import TrialError
 from autopeft.methods import Method
 from autopeft.models import BaseModel
@@ -83,8 +83,13 @@ def evaluate(
     batch_size: int,
     device: torch.device,
     examples: Encoded | None = None,
+    target_scale: tuple[float, float] | None = None,
 ) -> dict[str, float]:
-    """All task metrics of ``model`` on ``examples`` (default: the whole validation split)."""
+    """All task metrics of ``model`` on ``examples`` (default: the whole validation split).
+
+    ``target_scale``: ``(mean, std)`` of a model trained on standardised regression targets and not
+    yet rescaled (:func:`rescale_head`); its predictions are mapped back to the task's units first.
+    """
     model.eval()
     split = data.val if examples is None else examples
     regression = data.spec.kind == "regression"
@@ -93,7 +98,32 @@ def evaluate(
         logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
         out = logits.squeeze(-1) if regression else logits.argmax(-1)
         preds[idx] = out.float().cpu().numpy() if regression else out.cpu().numpy()
+    if regression and target_scale is not None:
+        preds = preds * target_scale[1] + target_scale[0]
     return compute_metrics(data.spec, preds, split.labels)
+
+
+def target_scale(data: PreparedData, budget: Budget) -> tuple[float, float] | None:
+    """``(mean, std)`` of the training targets when ``budget`` standardises those of a regression
+    task (a constant target gets std 1); None otherwise."""
+    if data.spec.kind != "regression" or not budget.standardise_targets:
+        return None
+    y = np.asarray(data.train.labels, dtype=np.float64)
+    std = float(y.std())
+    return float(y.mean()), std if std > 0 else 1.0
+
+
+@torch.no_grad()
+def rescale_head(model: torch.nn.Module, scale: tuple[float, float]) -> None:
+    """Fold ``prediction * std + mean`` into the last linear layer of the task head, in place, so
+    that a model trained on standardised targets predicts in the task's units (also once saved and
+    loaded with ``adapters`` alone)."""
+    linears = [m for m in model.heads[HEAD_NAME].modules() if isinstance(m, torch.nn.Linear)]
+    if not linears:
+        raise TrialError(f"the task head {HEAD_NAME!r} has no linear layer to rescale")
+    mean, std = scale
+    linears[-1].weight.mul_(std)
+    linears[-1].bias.mul_(std).add_(mean)
 
 
 def eval_steps(steps_per_epoch: int, total_steps: int, evals_per_epoch: int) -> set[int]:
@@ -180,6 +210,7 @@ def run_trial(
     tokens = 0
     try:
         regression = data.spec.kind == "regression"
+        scale = target_scale(data, budget)
         steps_per_epoch = math.ceil(len(data.train) / budget.batch_size)
         total = budget.max_steps or max(1, math.ceil(steps_per_epoch * budget.epochs))
         evals = eval_steps(steps_per_epoch, total, budget.evals_per_epoch)
@@ -202,7 +233,10 @@ def run_trial(
                 model.train()
                 batch = {k: v.to(device) for k, v in batch.items()}
                 logits = model(**batch).logits
-                loss = _loss(logits, labels.to(device), regression)
+                labels = labels.to(device)
+                if scale is not None:
+                    labels = (labels.float() - scale[0]) / scale[1]
+                loss = _loss(logits, labels, regression)
                 if not torch.isfinite(loss):
                     raise TrialError(f"loss is {loss.item()} at step {step + 1}")
                 loss.backward()
@@ -215,7 +249,7 @@ def run_trial(
                 if step in evals:
                     t0 = time.perf_counter()
                     scored = data.val if step >= total else probe
-                    metrics = evaluate(model, data, budget.eval_batch_size, device, scored)
+                    metrics = evaluate(model, data, budget.eval_batch_size, device, scored, scale)
                     seconds = time.perf_counter() - t0
                     eval_seconds += seconds
                     curve.append(
@@ -252,6 +286,8 @@ def run_trial(
         last = curve[-1]
         if not math.isfinite(last.score):
             raise TrialError(f"validation {metric} is {last.score}")
+        if scale is not None:
+            rescale_head(model, scale)
         if on_trained is not None:
             on_trained(model, built.adapter_names)
         return TrialResult(
