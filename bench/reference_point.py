@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from autopeft.benchmark.runner import RunRecord
 
 #: (score reference, params % reference): the default, the majority-class floor of SST-2's table,
 #: the <= 1 % region where PEFT methods live, and a tight "good and tiny" box.
@@ -45,25 +49,23 @@ class Lens:
     per_seed: list[int | None]
 
 
-def _curve(run: dict, reference: tuple[float, float]) -> np.ndarray:
+def _curve(run: RunRecord, reference: tuple[float, float]) -> list[float]:
     from autopeft.analysis.hypervolume import hypervolume
     from autopeft.objectives import DEFAULT_OBJECTIVES
 
     directions = [o.direction for o in DEFAULT_OBJECTIVES]
-    points = np.column_stack([run["true_scores"], run["params_pct"]])
-    return np.array([hypervolume(points[:i], directions, list(reference)) for i in range(1, len(points) + 1)])
-
-
-def _reach(curve: np.ndarray, target: float) -> int | None:
-    hit = np.flatnonzero(curve >= target - 1e-12)
-    return int(hit[0]) + 1 if hit.size else None
+    points = np.column_stack([run.true_scores, run.params_pct])
+    return [hypervolume(points[:i], directions, list(reference)) for i in range(1, len(points) + 1)]
 
 
 def lenses(run_dir: Path, variants: list[str], references: list[tuple[float, float]]) -> list[Lens]:
-    """Every variant at every reference point; random search (``random``) sets each target."""
+    """Every variant at every reference point, summarised by the benchmark's own
+    :func:`~autopeft.benchmark.runner.summarise_runs`; random search (``random``) sets each target."""
+    from autopeft.benchmark.runner import RunRecord, summarise_runs
+
     if "random" not in variants:
         raise SystemExit("--variants: random must be among them (it sets the target)")
-    runs: dict[str, list[dict]] = {}
+    runs: list[RunRecord] = []
     for variant in variants:
         files = sorted(run_dir.glob(f"{variant}-seed*.json"))
         if not files:
@@ -71,23 +73,21 @@ def lenses(run_dir: Path, variants: list[str], references: list[tuple[float, flo
                 f"{run_dir}: no {variant}-seed*.json; variants saved there: "
                 f"{sorted({p.name.rsplit('-seed', 1)[0] for p in run_dir.glob('*-seed*.json')})}"
             )
-        runs[variant] = [json.loads(p.read_text()) for p in files]
+        runs += [RunRecord.load(p) for p in files]
     out = []
     for reference in references:
-        curves = {v: np.array([_curve(r, reference) for r in rs]) for v, rs in runs.items()}
-        target = float(np.median(curves["random"][:, -1]))
-        for variant, c in curves.items():
-            median = np.median(c, axis=0)
-            hv_at = {t: float(median[t - 1]) for t in (25, 50, 100) if t <= len(median)}
+        rescored = [replace(r, hypervolume=_curve(r, reference), reference=list(reference)) for r in runs]
+        summary = summarise_runs(rescored)
+        for v in summary.variants:
             out.append(
                 Lens(
-                    variant,
+                    v.variant,
                     reference[0],
                     reference[1],
-                    target,
-                    hv_at,
-                    _reach(median, target),
-                    [_reach(row, target) for row in c],
+                    summary.target,
+                    v.at,
+                    v.trials_to_target,
+                    v.seed_trials_to_target,
                 )
             )
     return out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import sys
 from pathlib import Path
 
@@ -21,8 +20,26 @@ def _module():
 
 
 def _save(folder: Path, variant: str, seed: int, scores: list[float], params: list[float]) -> None:
-    run = {"variant": variant, "seed": seed, "true_scores": scores, "params_pct": params}
-    (folder / f"{variant}-seed{seed}.json").write_text(json.dumps(run))
+    from autopeft.benchmark.runner import RunRecord, run_path
+
+    # the hypervolume saved with the run is at the default reference; the script recomputes it
+    run = RunRecord(
+        problem="hand",
+        variant=variant,
+        seed=seed,
+        trials=len(scores),
+        batch=1,
+        init_trials=0,
+        configs=[""] * len(scores),
+        true_scores=scores,
+        observed_scores=scores,
+        params_pct=params,
+        hypervolume=[float("nan")] * len(scores),
+        ask_seconds=[0.0] * len(scores),
+        wall_seconds=0.0,
+        reference=[0.0, 10.0],
+    )
+    run_path(folder, variant, seed).write_text(run.to_json())
 
 
 def test_targets_and_reach_follow_the_reference(tmp_path):
