@@ -160,25 +160,21 @@ def test_out_of_memory_and_bad_configs_are_recorded(tiny_bert, toy, tokenizer, m
     assert result.status == "failed" and result.error.startswith("out of memory")
 
 
-def test_regression_task(tiny_bert, toy, tokenizer):
-    from dataclasses import replace
-
-    spec = replace(toy.spec, kind="regression", labels=None, metrics=("pearson", "spearman"), main_metric="spearman")
-    train = replace(toy.train, labels=toy.train.labels.astype(np.float32) * 5)
-    task = replace(toy, spec=spec, train=train)
-    budget = _budget(epochs=2)
-    data = prepare_data(task, tokenizer, budget, seed=0)
-    result = run_trial(tiny_bert, data, CONFIG, budget, seed=0)
-    assert result.status == "complete", result.error
-    assert result.metric == "spearman" and -1 <= result.score <= 1
-
-
 def _regression_data(toy, tokenizer, budget, offset: float = 3.0, spread: float = 5.0):
+    """The toy task as regression: targets ``label * spread + offset``."""
     from dataclasses import replace
 
     spec = replace(toy.spec, kind="regression", labels=None, metrics=("pearson", "spearman"), main_metric="spearman")
     train = replace(toy.train, labels=toy.train.labels.astype(np.float32) * spread + offset)
     return prepare_data(replace(toy, spec=spec, train=train), tokenizer, budget, seed=0)
+
+
+def test_regression_task(tiny_bert, toy, tokenizer):
+    budget = _budget(epochs=2)
+    data = _regression_data(toy, tokenizer, budget, offset=0.0)
+    result = run_trial(tiny_bert, data, CONFIG, budget, seed=0)
+    assert result.status == "complete", result.error
+    assert result.metric == "spearman" and -1 <= result.score <= 1
 
 
 def test_standardised_targets_train_on_z_scores_and_predict_in_task_units(tiny_bert, toy, tokenizer, monkeypatch):
