@@ -81,10 +81,10 @@ class Budget:
         positive("evals_per_epoch", self.evals_per_epoch)
         positive("probe_examples", self.probe_examples, allow_none=True)
         positive("eval_batch_size", self.eval_batch_size)
-        if not isinstance(self.group_by_length, bool):
-            raise UserError("--group-by-length", self.group_by_length, "must be on or off", "use on or off")
-        if not isinstance(self.standardise_targets, bool):
-            raise UserError("--standardise-targets", self.standardise_targets, "must be on or off", "use on or off")
+        for name in ("group_by_length", "standardise_targets"):
+            if not isinstance(getattr(self, name), bool):
+                flag = "--" + name.replace("_", "-")
+                raise UserError(flag, getattr(self, name), "must be on or off", "use on or off")
         if not 0 <= self.warmup_ratio < 1:
             raise UserError("--warmup-ratio", self.warmup_ratio, "must be in [0, 1)", "use e.g. 0.06")
         if self.weight_decay < 0:
