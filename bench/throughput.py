@@ -284,6 +284,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-steps", action="store_true", help="only the trials (part 3)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
+    step_variants = args.step_variants.split(",")
+    for variant in step_variants:  # before the minutes of loading and measuring
+        if variant not in ("eager", "compiled"):
+            raise SystemExit(f"--step-variants: {variant!r} is not eager or compiled")
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     import autopeft.train.data as train_data
@@ -311,9 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         data = prepare_data(task, base.tokenizer, budget, 0)
         batches = _fixed_batches(data, args.length, args.batch_size, args.steps + 3, base.tokenizer.pad_token_id)
         for cfg in args.configs.split(","):
-            for variant in args.step_variants.split(","):
-                if variant not in ("eager", "compiled"):
-                    raise SystemExit(f"--step-variants: {variant!r} is not eager or compiled")
+            for variant in step_variants:
                 torch._dynamo.reset()  # a fresh compilation for every model
                 model = _model(base, cfg, task.spec.num_labels, 0, model_path)
                 step = step_throughput(model, batches, device, compiled=variant == "compiled")
