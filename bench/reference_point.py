@@ -51,7 +51,7 @@ class Lens:
 
 def _curve(run: RunRecord, reference: tuple[float, float]) -> list[float]:
     from autopeft.analysis.hypervolume import hypervolume
-    from autopeft.objectives import DEFAULT_OBJECTIVES
+    from autopeft.records.objectives import DEFAULT_OBJECTIVES
 
     directions = [o.direction for o in DEFAULT_OBJECTIVES]
     points = np.column_stack([run.true_scores, run.params_pct])

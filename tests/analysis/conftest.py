@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from autopeft.train.result import TrialResult
+from autopeft.records.trial import TrialResult
 
 
 def _config(layers_on: tuple[int, ...] = (0, 1), n_layers: int = 6, **modules: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from autopeft.analysis import ParetoFront, pareto_mask, summarise
-from autopeft.objectives import PARAMS, SCORE, Objective
+from autopeft.records.objectives import PARAMS, SCORE, Objective
 
 
 def test_mask_two_objectives_max_min() -> None:

@@ -15,7 +15,7 @@ from autopeft.analysis.hypervolume import (
     hypervolume,
     hypervolume_curve,
 )
-from autopeft.objectives import DEFAULT_OBJECTIVES, PARAMS, SCORE, Objective
+from autopeft.records.objectives import DEFAULT_OBJECTIVES, PARAMS, SCORE, Objective
 
 MAX2 = ["maximize", "maximize"]
 SP = ["maximize", "minimize"]  # (score, params %)

@@ -24,10 +24,10 @@ from test_optim_contract import (
 )
 
 from autopeft.analysis.hypervolume import hypervolume, hypervolume_curve
-from autopeft.objectives import SCORE
 from autopeft.optim import OPTIMISERS, GPOptimiser, make_optimiser
+from autopeft.records.objectives import SCORE
+from autopeft.records.trial import TrialResult
 from autopeft.space import PeftConfig, SearchSpace
-from autopeft.train.result import TrialResult
 
 
 def exact_params(config: PeftConfig) -> float:

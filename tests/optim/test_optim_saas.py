@@ -21,9 +21,9 @@ from test_optim_contract import SMALL, assert_valid_members, keys, result
 from test_optim_gp import exact_params, random_results
 
 from autopeft.errors import UserError
-from autopeft.objectives import PARAMS, SCORE, TIME
 from autopeft.optim import OPTIMISERS, MapSaasOptimiser, SaasOptimiser, botorch_saas, make_optimiser
-from autopeft.train.result import TrialResult
+from autopeft.records.objectives import PARAMS, SCORE, TIME
+from autopeft.records.trial import TrialResult
 
 CHEAP = {"warmup_steps": 16, "num_samples": 16, "thinning": 8, "n_candidates": 100, "mc_samples": 16}
 

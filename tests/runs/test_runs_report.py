@@ -10,11 +10,11 @@ import pytest
 
 from autopeft.errors import UserError
 from autopeft.methods import BASELINES, Method
+from autopeft.records.trial import TrialResult
 from autopeft.runs.ledger import RESULTS_FILE, ResultsLedger, RunRecord, RunSpec, read_records
 from autopeft.runs.report import markdown_table, plot_runs, summarise_runs, write_report
 from autopeft.space import PeftConfig
 from autopeft.train.budget import Budget
-from autopeft.train.result import TrialResult
 
 BUDGET = Budget(train_examples=200, val_examples=50)
 SMALL_BUDGET = Budget(train_examples=100, val_examples=50)

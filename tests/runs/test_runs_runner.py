@@ -13,12 +13,12 @@ import torch
 
 from autopeft.errors import UserError
 from autopeft.methods import BASELINES, Method
+from autopeft.records.trial import TrialResult
 from autopeft.runs import ResultsLedger, RunRecord, RunSpec, load_saved_adapters, run_specs
 from autopeft.runs.runner import SAVED_MANIFEST
 from autopeft.space import PeftConfig
 from autopeft.tasks import load_task
 from autopeft.train.data import collate, prepare_final_data
-from autopeft.train.result import TrialResult
 
 CONFIG = Method(name="cfg", label="a config", kind="config", config=PeftConfig(layers=(1, 0, 1), serial=3, prefix=1))
 

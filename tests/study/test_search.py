@@ -206,7 +206,7 @@ def test_batches_run_and_record_their_proposal_time(tmp_path, toy_csv, tiny_bert
 
 def test_a_third_objective_gets_a_fixed_reference_from_the_first_trial(tmp_path, toy_csv, tiny_bert):
     from autopeft.analysis.hypervolume import DEFAULT_COST_FACTOR, hypervolume_curve
-    from autopeft.objectives import parse_objectives
+    from autopeft.records.objectives import parse_objectives
 
     settings = _settings(toy_csv, objectives=("score", "params", "time"), trials=3)
     outcome = run_search(settings, tmp_path / "s", echo=lambda s: None, base=tiny_bert)

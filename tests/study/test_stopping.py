@@ -12,12 +12,12 @@ from test_search import _settings as search_settings
 
 from autopeft.errors import UserError
 from autopeft.optim import make_optimiser
+from autopeft.records.trial import Evaluation, TrialResult
 from autopeft.space import PeftConfig, SearchSpace
 from autopeft.study.search import SearchSettings, open_results, run_search
 from autopeft.study.stopping import ParetoStopper, StopDecision
 from autopeft.train.budget import Budget
 from autopeft.train.data import prepare_data
-from autopeft.train.result import Evaluation, TrialResult
 from autopeft.train.trainer import run_trial
 
 CONFIG = {"layers": [True, True, True], "serial": 0, "parallel": 8, "prefix": 0, "lora": 0, "ia3": False}

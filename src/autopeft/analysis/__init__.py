@@ -2,10 +2,9 @@
 
 Computing (:mod:`autopeft.analysis.pareto`, numpy only) is kept apart from drawing
 (:mod:`autopeft.analysis.report`: tables, CSV, JSON, matplotlib plot). Files are written atomically
-with :mod:`autopeft.analysis.io`.
+with :mod:`autopeft.records.io`.
 """
 
-from autopeft.analysis.io import atomic_write_bytes, atomic_write_text
 from autopeft.analysis.pareto import ParetoFront, StudySummary, objective_values, pareto_mask, summarise
 from autopeft.analysis.report import (
     format_config,
@@ -21,8 +20,6 @@ from autopeft.analysis.report import (
 __all__ = [
     "ParetoFront",
     "StudySummary",
-    "atomic_write_bytes",
-    "atomic_write_text",
     "format_config",
     "format_summary",
     "objective_values",

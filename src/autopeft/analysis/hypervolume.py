@@ -5,7 +5,7 @@ dominates the *reference point*: the larger, the better the front. It is exact h
 decomposition, :class:`~botorch.utils.multi_objective.box_decompositions.dominated.DominatedPartitioning`;
 fast for 2 and 3 objectives, exponential in the number of objectives beyond that).
 
-Directions come from :mod:`autopeft.objectives`; minimised objectives are negated internally, so
+Directions come from :mod:`autopeft.records.objectives`; minimised objectives are negated internally, so
 every objective is maximised and the reference point is negated with them.
 
 The reference point must be fixed for a whole search (and for every search compared with it): a
@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from botorch.utils.multi_objective.box_decompositions.dominated import DominatedPartitioning
 
-from autopeft.objectives import DEFAULT_OBJECTIVES, Direction, Objective
-from autopeft.train.result import TrialResult
+from autopeft.records.objectives import DEFAULT_OBJECTIVES, Direction, Objective
+from autopeft.records.trial import TrialResult
 
 __all__ = [
     "DEFAULT_COST_FACTOR",

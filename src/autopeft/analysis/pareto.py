@@ -1,6 +1,6 @@
 """Non-dominated sorting and the data objects that reports draw (numpy only; no drawing here).
 
-Directions come from :mod:`autopeft.objectives`: by default the score is maximised and the
+Directions come from :mod:`autopeft.records.objectives`: by default the score is maximised and the
 trainable-parameter percentage (``params_pct``) is minimised.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from autopeft.objectives import DEFAULT_OBJECTIVES, Direction, Objective
-from autopeft.train.result import TrialResult
+from autopeft.records.objectives import DEFAULT_OBJECTIVES, Direction, Objective
+from autopeft.records.trial import TrialResult
 
 __all__ = ["ParetoFront", "StudySummary", "objective_values", "pareto_mask", "summarise"]
 

@@ -1,7 +1,7 @@
 """Rendering of the analysis data objects: plain-text tables, CSV, JSON and a Pareto plot.
 
 Nothing here computes dominance; it draws what :mod:`autopeft.analysis.pareto` computed. Every file
-is written atomically (:mod:`autopeft.analysis.io`): a crash never leaves a half-written report.
+is written atomically (:mod:`autopeft.records.io`): a crash never leaves a half-written report.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from autopeft.analysis.io import atomic_write_bytes, atomic_write_text
 from autopeft.analysis.pareto import ParetoFront, StudySummary, _short_error
-from autopeft.objectives import PARAMS, SCORE, Objective
-from autopeft.train.result import TrialResult
+from autopeft.records.io import atomic_write_bytes, atomic_write_text
+from autopeft.records.objectives import PARAMS, SCORE, Objective
+from autopeft.records.trial import TrialResult
 
 __all__ = [
     "format_config",

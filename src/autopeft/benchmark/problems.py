@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from autopeft.records.trial import TrialResult
 from autopeft.space import MODULES, PeftConfig, SearchSpace
-from autopeft.train.result import TrialResult
 
 if TYPE_CHECKING:
     from autopeft.build import ParamTable

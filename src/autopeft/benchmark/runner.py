@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 
 from autopeft.analysis.hypervolume import default_reference, hypervolume, hypervolume_curve
-from autopeft.analysis.io import atomic_write_text
 from autopeft.benchmark.problems import Problem
-from autopeft.objectives import DEFAULT_OBJECTIVES
 from autopeft.optim import make_optimiser
 from autopeft.optim.base import Optimiser
+from autopeft.records.io import atomic_write_text
+from autopeft.records.objectives import DEFAULT_OBJECTIVES
+from autopeft.records.trial import TrialResult
 from autopeft.space import PeftConfig
-from autopeft.train.result import TrialResult
 
 #: Benchmark variants: ``--optimizer`` names, plus ``gp-paramgp``: the ``gp`` optimiser modelling the
 #: parameter share with a GP (as the paper's code did) instead of looking the exact value up.

@@ -6,8 +6,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from autopeft.records.trial import TrialResult
 from autopeft.space import PeftConfig
-from autopeft.train.result import TrialResult
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,12 @@ import torch
 
 from autopeft.exec.base import Executor, TrialRequest
 from autopeft.models import BaseModel
+from autopeft.records.callbacks import ProgressFn, StopFn
+from autopeft.records.trial import TrialResult
 from autopeft.space import PeftConfig
 from autopeft.train.budget import Budget
 from autopeft.train.data import PreparedData
-from autopeft.train.result import TrialResult
-from autopeft.train.trainer import ProgressFn, StopFn, run_trial
+from autopeft.train.trainer import run_trial
 
 
 class LocalExecutor(Executor):

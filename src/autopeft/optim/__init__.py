@@ -6,9 +6,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from autopeft.errors import UserError
-from autopeft.objectives import DEFAULT_OBJECTIVES, Objective
 from autopeft.optim.base import Optimiser
 from autopeft.optim.optuna_samplers import OptunaOptimiser
+from autopeft.records.objectives import DEFAULT_OBJECTIVES, Objective
 from autopeft.space import PeftConfig, SearchSpace
 
 if TYPE_CHECKING:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from autopeft.objectives import DEFAULT_OBJECTIVES, Objective
+from autopeft.records.objectives import DEFAULT_OBJECTIVES, Objective
+from autopeft.records.trial import TrialResult
 from autopeft.space import PeftConfig, SearchSpace
-from autopeft.train.result import TrialResult
 
 
 class Optimiser(ABC):

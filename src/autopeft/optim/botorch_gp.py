@@ -95,10 +95,10 @@ from linear_operator.utils.warnings import NumericalWarning
 
 from autopeft.analysis.hypervolume import default_reference
 from autopeft.analysis.pareto import pareto_mask
-from autopeft.objectives import DEFAULT_OBJECTIVES, Objective
 from autopeft.optim.base import Optimiser
+from autopeft.records.objectives import DEFAULT_OBJECTIVES, Objective
+from autopeft.records.trial import TrialResult
 from autopeft.space import PeftConfig, SearchSpace
-from autopeft.train.result import TrialResult
 
 log = logging.getLogger(__name__)
 

@@ -57,8 +57,8 @@ from botorch.models.fully_bayesian import SaasFullyBayesianSingleTaskGP, SaasPyr
 from botorch.models.transforms.outcome import Standardize
 
 from autopeft.errors import UserError
-from autopeft.objectives import DEFAULT_OBJECTIVES, Objective
 from autopeft.optim.botorch_gp import GPOptimiser
+from autopeft.records.objectives import DEFAULT_OBJECTIVES, Objective
 from autopeft.space import SearchSpace
 
 #: NUTS settings (BoTorch's SAAS tutorial): burn-in steps, samples drawn, keep every ``thinning``-th.

@@ -16,10 +16,10 @@ import optuna
 from optuna.distributions import IntDistribution
 from optuna.trial import TrialState, create_trial
 
-from autopeft.objectives import DEFAULT_OBJECTIVES, Objective
 from autopeft.optim.base import Optimiser
+from autopeft.records.objectives import DEFAULT_OBJECTIVES, Objective
+from autopeft.records.trial import TrialResult
 from autopeft.space import PeftConfig, SearchSpace
-from autopeft.train.result import TrialResult
 
 #: Proposals the sampler may make in a row that the space rejects before a random valid, unseen
 #: configuration is drawn instead (only reached when a sampler has converged onto seen points).

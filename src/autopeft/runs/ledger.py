@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from autopeft.methods import Method
+from autopeft.records.trial import TrialResult
 from autopeft.tasks.registry import known_task_kind
 from autopeft.train.budget import Budget
-from autopeft.train.result import TrialResult
 
 RESULTS_FILE = "results.jsonl"
 
@@ -111,7 +111,7 @@ class RunRecord:
 
     Args:
         spec: the run.
-        result: the run's :class:`~autopeft.train.result.TrialResult` (``score`` = the dev metric at
+        result: the run's :class:`~autopeft.records.trial.TrialResult` (``score`` = the dev metric at
             the end of training; no checkpoint is chosen on the dev split).
         finished: ISO-8601 UTC time it finished.
         saved: folder of the saved adapters, relative to the ledger's folder, or None.

@@ -2,7 +2,7 @@
 
 Computing (:func:`summarise_runs`, numpy only) is kept apart from drawing (:func:`markdown_table`,
 :func:`plot_runs`). :func:`write_report` reads results ledgers and writes ``report.md``,
-``report.json`` and ``report.png`` atomically (:mod:`autopeft.analysis.io`).
+``report.json`` and ``report.png`` atomically (:mod:`autopeft.records.io`).
 
 Directions: the score (the task's dev metric) is maximised, the trainable-parameter share
 (``params_pct``, percent of the backbone) is minimised. Scores are stored as the trainer records them
@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from autopeft.analysis.io import atomic_write_bytes, atomic_write_text
 from autopeft.analysis.pareto import _json_number, pareto_mask
 from autopeft.analysis.report import log_x_axis
 from autopeft.errors import UserError
 from autopeft.methods import BASELINES, Method
+from autopeft.records.io import atomic_write_bytes, atomic_write_text
 from autopeft.runs.ledger import RESULTS_FILE, RunRecord, read_records
 
 __all__ = [

@@ -13,12 +13,11 @@ import torch
 
 from autopeft.build import HEAD_NAME
 from autopeft.models import BaseModel
+from autopeft.records.callbacks import Echo
 from autopeft.runs.ledger import ResultsLedger, RunRecord, RunSpec
 from autopeft.tasks import load_task
 from autopeft.train.data import PreparedData, prepare_final_data
 from autopeft.train.trainer import run_trial
-
-Echo = Callable[[str], None]
 
 #: The file that tells how to put saved adapters back together (see :func:`load_saved_adapters`).
 SAVED_MANIFEST = "autopeft.json"

@@ -9,8 +9,8 @@ from pathlib import Path
 from autopeft.analysis import summarise
 from autopeft.errors import UserError
 from autopeft.methods import Method
+from autopeft.records.trial import TrialResult
 from autopeft.space import PeftConfig
-from autopeft.train.result import TrialResult
 
 
 def _method(trial: TrialResult, name: str, search_dir: str | Path, task: str) -> Method:

@@ -17,9 +17,9 @@ import optuna
 from optuna.distributions import IntDistribution
 from optuna.trial import TrialState
 
-from autopeft.objectives import DEFAULT_OBJECTIVES, Objective
+from autopeft.records.objectives import DEFAULT_OBJECTIVES, Objective
+from autopeft.records.trial import TrialResult
 from autopeft.space import PeftConfig, SearchSpace
-from autopeft.train.result import TrialResult
 
 STUDY_NAME = "autopeft"
 _RESULT = "autopeft_result"
@@ -74,10 +74,6 @@ class Ledger:
         return cls(storage, space, objectives, study_name=study_name)
 
     # --- settings ----------------------------------------------------------------------------
-
-    def get_settings(self) -> dict | None:
-        raw = self.study.user_attrs.get("settings")
-        return json.loads(raw) if raw else None
 
     def set_settings(self, settings: dict) -> None:
         self.study.set_user_attr("settings", json.dumps(settings, sort_keys=True))

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from autopeft.analysis import (
-    atomic_write_text,
     plot_hypervolume,
     plot_pareto,
     summarise,
@@ -33,15 +32,17 @@ from autopeft.build import ParamTable
 from autopeft.errors import UserError
 from autopeft.exec import LocalExecutor, TrialRequest
 from autopeft.models import BaseModel, load_model_config
-from autopeft.objectives import OBJECTIVES, Objective, parse_objectives
 from autopeft.optim import MODEL_BASED, OPTIMISERS, make_optimiser
+from autopeft.records.callbacks import Echo, StopFn
+from autopeft.records.io import atomic_write_text
+from autopeft.records.objectives import OBJECTIVES, Objective, parse_objectives
+from autopeft.records.trial import TrialResult
 from autopeft.space import SPACES, PeftConfig, SearchSpace
 from autopeft.study.ledger import STUDY_NAME, Ledger
-from autopeft.study.stopping import DEFAULT_MARGIN, DEFAULT_MIN_TRIALS, ParetoStopper, StopFn, chance_level
+from autopeft.study.stopping import DEFAULT_MARGIN, DEFAULT_MIN_TRIALS, ParetoStopper, chance_level
 from autopeft.tasks import TaskData, load_task, majority_score, resolve_data_dir
 from autopeft.train.budget import Budget
 from autopeft.train.data import carve_splits, prepare_data
-from autopeft.train.result import TrialResult
 
 SETTINGS_FILE = "search.json"
 
@@ -83,7 +84,7 @@ class SearchSettings:
             optimiser seeds keeps its data and trial seeds, so that the trials of all repeats are
             comparable (as in a benchmark of optimisers on real trials).
         budget: the trial budget.
-        objectives: objective names (:func:`~autopeft.objectives.parse_objectives`): ``score,params``
+        objectives: objective names (:func:`~autopeft.records.objectives.parse_objectives`): ``score,params``
             or ``score,params,time|memory``.
         reference: hypervolume reference values by objective name (e.g. ``{"score": 0.5}``); the others
             take :func:`~autopeft.analysis.hypervolume.default_reference`.
@@ -247,9 +248,6 @@ class SearchOutcome:
     out_dir: Path
     results: list[TrialResult]
     majority: float | None
-
-
-Echo = Callable[[str], None]
 
 
 def _run_announced(

@@ -28,18 +28,15 @@ margin, against the front at equal or fewer parameters.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from autopeft.records.callbacks import StopFn
+from autopeft.records.trial import Evaluation, TrialResult
 from autopeft.tasks import TaskSpec, constant_score
 from autopeft.train.data import probe_indices
-from autopeft.train.result import Evaluation, TrialResult
-
-#: Called after each evaluation but the last with the curve so far and the trial's total steps;
-#: returns the predicted final score when the trial should stop now, else None.
-StopFn = Callable[[Sequence[Evaluation], int], float | None]
 
 #: Default margin (score units): two seed standard deviations measured on SST-2 at the demo budget.
 DEFAULT_MARGIN = 0.028
@@ -179,7 +176,7 @@ def replay(trials: Sequence[TrialResult], stopper: ParetoStopper) -> list[TrialR
 
     A trial that would have stopped comes back ``stopped``: its curve cut after that evaluation, its
     ``train_seconds`` and ``eval_seconds`` what it had spent by then (read from the curve's
-    :class:`~autopeft.train.result.Evaluation` timings, which must be recorded). The others come back
+    :class:`~autopeft.records.trial.Evaluation` timings, which must be recorded). The others come back
     unchanged.
 
     Args:

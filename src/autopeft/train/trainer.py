@@ -21,18 +21,12 @@ from autopeft.build import HEAD_NAME, build_method, build_model
 from autopeft.errors import TrialError
 from autopeft.methods import Method
 from autopeft.models import BaseModel
+from autopeft.records.callbacks import ProgressFn, StopFn
+from autopeft.records.trial import Evaluation, TrialResult
 from autopeft.space import PeftConfig
 from autopeft.tasks import compute_metrics
 from autopeft.train.budget import Budget
 from autopeft.train.data import Encoded, PreparedData, eval_batches, train_batches
-from autopeft.train.result import Evaluation, TrialResult
-
-#: Called after each evaluation with (step, total_steps, score).
-ProgressFn = Callable[[int, int, float], None]
-
-#: Early stopping: called after each evaluation but the last with (curve so far, total steps); returns
-#: the predicted final score to stop the trial now, else None (see :mod:`autopeft.study.stopping`).
-StopFn = Callable[[tuple[Evaluation, ...], int], float | None]
 
 #: Called once training succeeded with (trained model, adapter names), e.g. to save the adapters.
 TrainedFn = Callable[[torch.nn.Module, tuple[str, ...]], None]

@@ -42,7 +42,7 @@ class Evaluation:
 class TrialResult:
     """Everything recorded about one trial.
 
-    Objectives (declared in :mod:`autopeft.objectives`): ``score`` (maximise) and ``params_pct`` (minimise).
+    Objectives (declared in :mod:`autopeft.records.objectives`): ``score`` (maximise) and ``params_pct`` (minimise).
 
     Args:
         config: the PEFT configuration as a JSON dict (see :class:`autopeft.space.PeftConfig`).

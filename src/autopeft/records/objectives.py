@@ -17,11 +17,11 @@ Direction = Literal["maximize", "minimize"]
 
 @dataclass(frozen=True)
 class Objective:
-    """One objective: the :class:`~autopeft.train.result.TrialResult` attribute it reads and its direction.
+    """One objective: the :class:`~autopeft.records.trial.TrialResult` attribute it reads and its direction.
 
     Args:
         name: the name used on the command line and in the ledger.
-        attribute: the :class:`~autopeft.train.result.TrialResult` attribute holding its value.
+        attribute: the :class:`~autopeft.records.trial.TrialResult` attribute holding its value.
         direction: ``maximize`` or ``minimize``.
         label: axis label with units.
         log_scale: positive values spanning orders of magnitude; models see their logarithm.
@@ -47,10 +47,6 @@ OBJECTIVES: dict[str, Objective] = {o.name: o for o in (SCORE, PARAMS, TIME, MEM
 
 #: Measured costs that may join the default objectives as a third one.
 COSTS = ("time", "memory")
-
-
-def directions(objectives: tuple[Objective, ...] = DEFAULT_OBJECTIVES) -> list[Direction]:
-    return [o.direction for o in objectives]
 
 
 def parse_objectives(text: str | tuple[str, ...] | list[str]) -> tuple[Objective, ...]:
