@@ -53,24 +53,28 @@ def main(argv: list[str] | None = None) -> int:
     from scipy.stats import spearmanr
 
     torch.set_num_threads(args.threads)
+    from autopeft.analysis.hypervolume import default_reference
     from autopeft.benchmark import TrialTable
     from autopeft.optim import GPOptimiser, MapSaasOptimiser, SaasOptimiser
     from autopeft.optim.botorch_saas import parse_nuts_budget
+    from autopeft.records.objectives import DEFAULT_OBJECTIVES
     from autopeft.space import PeftConfig
 
     table = TrialTable.load(args.table)
     space = table.search_space
     configs = [PeftConfig.from_dict(c) for c in table.configs]
     scores = np.asarray(table.scores, dtype=np.float64)
+    reference = default_reference(DEFAULT_OBJECTIVES)  # unused here: the bench fits models, it asks nothing
     try:
         budgets = {b: parse_nuts_budget(b) for b in args.budgets.split(",")}
     except ValueError as exc:
         raise SystemExit(f"--budgets: {exc}") from None
     variants: list[tuple[str, object]] = [
-        (f"saas {b}", SaasOptimiser(space, threads=args.threads, **nuts)) for b, nuts in budgets.items()
+        (f"saas {b}", SaasOptimiser(space, threads=args.threads, reference=reference, **nuts))
+        for b, nuts in budgets.items()
     ]
     refs = {"gp": GPOptimiser, "saas-map": MapSaasOptimiser}
-    variants += [(name, refs[name](space)) for name in args.references.split(",") if name]
+    variants += [(name, refs[name](space, reference=reference)) for name in args.references.split(",") if name]
     X_all = torch.as_tensor(variants[0][1].encode(configs), dtype=torch.float64)
 
     def predictive(gp, X: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

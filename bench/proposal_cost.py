@@ -42,9 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
+    from autopeft.analysis.hypervolume import default_reference
     from autopeft.benchmark import SyntheticProblem
     from autopeft.optim import make_optimiser
     from autopeft.optim.botorch_saas import parse_nuts_budget
+    from autopeft.records.objectives import DEFAULT_OBJECTIVES
     from autopeft.space import SearchSpace
 
     space = SearchSpace.named("paper", args.layers, 768)
@@ -55,7 +57,14 @@ def main(argv: list[str] | None = None) -> int:
             for q in (int(v) for v in args.batch.split(",")):
                 times, fits = [], []
                 for rep in range(args.repeats):
-                    opt = make_optimiser(name, space, seed=rep, init_trials=0, param_fn=problem.params_pct)
+                    opt = make_optimiser(
+                        name,
+                        space,
+                        seed=rep,
+                        init_trials=0,
+                        param_fn=problem.params_pct,
+                        reference=default_reference(DEFAULT_OBJECTIVES),
+                    )
                     if args.nuts and name == "saas":
                         for attr, value in parse_nuts_budget(args.nuts).items():
                             setattr(opt, attr, value)

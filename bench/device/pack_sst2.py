@@ -32,7 +32,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from autopeft.models import BaseModel, resolve_model
-from autopeft.study.search import SearchSettings
+from autopeft.study.settings import SearchSettings
 from autopeft.train.budget import Budget
 from autopeft.train.data import prepare_data
 

@@ -22,7 +22,7 @@ import json, sys
 from pathlib import Path
 import adapters, optuna, torch, transformers
 from autopeft.models import BaseModel
-from autopeft.study.search import SearchSettings
+from autopeft.study.settings import SearchSettings
 from autopeft.train.budget import Budget
 from autopeft.train.data import prepare_data
 g = Path(sys.argv[1])

@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     from autopeft.methods import Method, parse_baselines
     from autopeft.runs import ResultsLedger, pick_from_search, run_specs
     from autopeft.runs.report import write_report
-    from autopeft.study.search import SearchSettings, run_search
+    from autopeft.study.search import run_search
+    from autopeft.study.settings import SearchSettings
     from autopeft.train.budget import Budget
 
     _quiet_libraries()

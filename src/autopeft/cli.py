@@ -319,7 +319,7 @@ def _parse_reference(text: str | None) -> dict[str, float] | None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from autopeft.study.search import SearchSettings
+    from autopeft.study.settings import SearchSettings
 
     text_columns = None
     if args.text_columns:
@@ -354,7 +354,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from autopeft.study.search import load_settings
+    from autopeft.study.settings import load_settings
 
     settings = load_settings(args.dir)
     if args.trials is not None:
@@ -410,7 +410,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from autopeft.runs import RunSpec, pick_from_search, run_specs
-    from autopeft.study.search import load_settings
+    from autopeft.study.settings import load_settings
 
     settings = load_settings(args.dir)
     methods = pick_from_search(

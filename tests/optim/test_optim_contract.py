@@ -16,6 +16,8 @@ from autopeft.records.objectives import DEFAULT_OBJECTIVES, SCORE
 from autopeft.records.trial import TrialResult
 from autopeft.space import MODULES, PeftConfig, SearchSpace
 
+#: The default hypervolume reference point of score and params (score 0, params 10 %).
+REF = (0.0, 10.0)
 SMALL = SearchSpace.named("paper", 4, 16)  # 15 layer masks x (6^3 - 1) module combinations = 3225
 TINY = SearchSpace("tiny", 2, 16, ("serial",), sizes=(1,))  # 3 valid configurations
 
@@ -77,7 +79,7 @@ def name(request: pytest.FixtureRequest) -> str:
 
 
 def test_every_name_builds_an_optimiser(name: str) -> None:
-    opt = make_optimiser(name, SMALL, seed=0)
+    opt = make_optimiser(name, SMALL, seed=0, reference=REF)
     assert isinstance(opt, Optimiser)
     assert opt.space is SMALL
     assert opt.seed == 0
@@ -86,7 +88,7 @@ def test_every_name_builds_an_optimiser(name: str) -> None:
 
 @pytest.mark.parametrize("n", [1, 4, 7])
 def test_ask_returns_n_distinct_valid_members(name: str, n: int) -> None:
-    opt = make_optimiser(name, SMALL, seed=1)
+    opt = make_optimiser(name, SMALL, seed=1, reference=REF)
     configs = opt.ask(n)
     assert len(configs) == n
     assert_valid_members(SMALL, configs)
@@ -94,11 +96,11 @@ def test_ask_returns_n_distinct_valid_members(name: str, n: int) -> None:
 
 
 def test_ask_zero_returns_nothing(name: str) -> None:
-    assert make_optimiser(name, SMALL, seed=1).ask(0) == []
+    assert make_optimiser(name, SMALL, seed=1, reference=REF).ask(0) == []
 
 
 def test_forty_trials_without_repeats(name: str) -> None:
-    opt = make_optimiser(name, SMALL, seed=2)
+    opt = make_optimiser(name, SMALL, seed=2, reference=REF)
     proposed = run_loop(opt, rounds=10, batch=4)
     assert len(proposed) == 40
     assert_valid_members(SMALL, proposed)
@@ -107,13 +109,13 @@ def test_forty_trials_without_repeats(name: str) -> None:
 
 def test_never_proposes_a_told_config(name: str) -> None:
     # every batch is full and no proposal repeats one told in an earlier round
-    proposed = run_loop(make_optimiser(name, SMALL, seed=3), rounds=8, batch=4)
+    proposed = run_loop(make_optimiser(name, SMALL, seed=3, reference=REF), rounds=8, batch=4)
     assert len(proposed) == 32
     assert len(set(keys(proposed))) == 32
 
 
 def test_never_proposes_a_pending_config(name: str) -> None:
-    opt = make_optimiser(name, SMALL, seed=4)
+    opt = make_optimiser(name, SMALL, seed=4, reference=REF)
     rng = np.random.default_rng(4)
     pending = [SMALL.sample(rng) for _ in range(30)]
     for _ in range(6):
@@ -125,14 +127,14 @@ def test_never_proposes_a_pending_config(name: str) -> None:
 
 def test_pending_that_covers_the_proposals_of_a_same_seed_twin(name: str) -> None:
     """Passing exactly what the sampler would propose as pending forces different proposals."""
-    first = make_optimiser(name, SMALL, seed=5).ask(4)
-    again = make_optimiser(name, SMALL, seed=5).ask(4, pending=first)
+    first = make_optimiser(name, SMALL, seed=5, reference=REF).ask(4)
+    again = make_optimiser(name, SMALL, seed=5, reference=REF).ask(4, pending=first)
     assert len(again) == 4
     assert not set(keys(first)) & set(keys(again))
 
 
 def test_failed_results_are_accepted(name: str) -> None:
-    opt = make_optimiser(name, SMALL, seed=6)
+    opt = make_optimiser(name, SMALL, seed=6, reference=REF)
     proposed = run_loop(opt, rounds=8, batch=4, fail_every=3)
     assert len(proposed) == 32
     assert len(set(keys(proposed))) == 32
@@ -146,7 +148,7 @@ def test_failed_results_are_accepted(name: str) -> None:
 
 
 def test_all_trials_failing_does_not_stop_the_optimiser(name: str) -> None:
-    proposed = run_loop(make_optimiser(name, SMALL, seed=7), rounds=8, batch=3, fail_every=1)
+    proposed = run_loop(make_optimiser(name, SMALL, seed=7, reference=REF), rounds=8, batch=3, fail_every=1)
     assert len(proposed) == 24
     assert len(set(keys(proposed))) == 24
 
@@ -160,7 +162,7 @@ def test_replay_of_configs_it_never_proposed(name: str) -> None:
         if c.key() not in keys(ledger):
             ledger.append(c)
     results = [result(c, failed=i % 4 == 0) for i, c in enumerate(ledger)]
-    opt = make_optimiser(name, SMALL, seed=8)
+    opt = make_optimiser(name, SMALL, seed=8, reference=REF)
     opt.tell(results[::-1])
     proposed = run_loop(opt, rounds=5, batch=4)
     assert len(proposed) == 20
@@ -170,7 +172,7 @@ def test_replay_of_configs_it_never_proposed(name: str) -> None:
 
 
 def test_replay_mixed_with_own_proposals_and_duplicates(name: str) -> None:
-    opt = make_optimiser(name, SMALL, seed=9)
+    opt = make_optimiser(name, SMALL, seed=9, reference=REF)
     mine = opt.ask(4)
     rng = np.random.default_rng(9)
     foreign = [c for c in (SMALL.sample(rng) for _ in range(6)) if c.key() not in keys(mine)]
@@ -183,7 +185,7 @@ def test_replay_mixed_with_own_proposals_and_duplicates(name: str) -> None:
 
 
 def test_telling_nothing_is_fine(name: str) -> None:
-    opt = make_optimiser(name, SMALL, seed=10)
+    opt = make_optimiser(name, SMALL, seed=10, reference=REF)
     opt.tell([])
     assert len(opt.ask(2)) == 2
 
@@ -191,7 +193,7 @@ def test_telling_nothing_is_fine(name: str) -> None:
 def _trace(name: str, seed: int) -> list[str]:
     """Proposals of a fixed sequence of calls: long enough to leave NSGA-II's first population and TPE's
     start-up trials, with failures and a replayed foreign result mixed in."""
-    opt = make_optimiser(name, SMALL, seed=seed)
+    opt = make_optimiser(name, SMALL, seed=seed, reference=REF)
     foreign = PeftConfig(layers=(True, True, True, True), serial=16, parallel=16, prefix=16)
     opt.tell([result(foreign)])
     proposed = run_loop(opt, rounds=7, batch=4, fail_every=5)
@@ -209,12 +211,14 @@ def test_same_seed_same_proposals(name: str) -> None:
 def test_different_seeds_different_proposals(name: str) -> None:
     assert _trace(name, seed=11) != _trace(name, seed=12)
     # already the first batch differs
-    assert keys(make_optimiser(name, SMALL, seed=1).ask(4)) != keys(make_optimiser(name, SMALL, seed=2).ask(4))
+    assert keys(make_optimiser(name, SMALL, seed=1, reference=REF).ask(4)) != keys(
+        make_optimiser(name, SMALL, seed=2, reference=REF).ask(4)
+    )
 
 
 def test_exhausted_space_returns_what_is_left_then_nothing(name: str) -> None:
     assert TINY.size == 3
-    opt = make_optimiser(name, TINY, seed=13)
+    opt = make_optimiser(name, TINY, seed=13, reference=REF)
     first = opt.ask(5)
     assert len(first) == 3, "only three valid configurations exist"
     assert_valid_members(TINY, first)
@@ -223,7 +227,7 @@ def test_exhausted_space_returns_what_is_left_then_nothing(name: str) -> None:
     assert opt.ask(1) == []
     assert opt.ask(4) == []
     # asking without telling: the proposals are still running, so a second ask finds nothing either
-    fresh = make_optimiser(name, TINY, seed=13)
+    fresh = make_optimiser(name, TINY, seed=13, reference=REF)
     assert len(fresh.ask(3)) == 3
     assert fresh.ask(1) == []
 
@@ -231,7 +235,7 @@ def test_exhausted_space_returns_what_is_left_then_nothing(name: str) -> None:
 def test_rejection_sampling_fallback_of_large_spaces(monkeypatch: pytest.MonkeyPatch) -> None:
     """Spaces too large to enumerate fall back to rejection sampling; it still finds the last config."""
     monkeypatch.setattr(optuna_samplers, "ENUMERATE_LIMIT", 0)
-    opt = make_optimiser("random", TINY, seed=18)
+    opt = make_optimiser("random", TINY, seed=18, reference=REF)
     everything = [TINY.decode(v) for v in ([1, 0, 1], [0, 1, 1], [1, 1, 1])]
     opt.tell([result(everything[0]), result(everything[2])])
     assert keys(opt.ask(1)) == [everything[1].key()]
@@ -244,7 +248,7 @@ def test_nearly_exhausted_space_returns_the_last_unseen_config(name: str) -> Non
         PeftConfig(layers=(True, True), serial=1),
     ]
     for last in range(3):
-        opt = make_optimiser(name, TINY, seed=14)
+        opt = make_optimiser(name, TINY, seed=14, reference=REF)
         told = [c for i, c in enumerate(everything) if i != last]
         opt.tell([result(told[0]), result(told[1], failed=True)])
         assert keys(opt.ask(3)) == [everything[last].key()]
@@ -252,7 +256,7 @@ def test_nearly_exhausted_space_returns_the_last_unseen_config(name: str) -> Non
 
 
 def test_pending_can_exhaust_the_space(name: str) -> None:
-    opt = make_optimiser(name, TINY, seed=15)
+    opt = make_optimiser(name, TINY, seed=15, reference=REF)
     everything = [TINY.decode(v) for v in ([1, 0, 1], [0, 1, 1], [1, 1, 1])]
     assert opt.ask(2, pending=everything) == []
     assert keys(opt.ask(2, pending=everything[:2])) == [everything[2].key()]
@@ -260,7 +264,7 @@ def test_pending_can_exhaust_the_space(name: str) -> None:
 
 def test_small_space_is_fully_enumerated_without_repeats(name: str) -> None:
     space = SearchSpace("small", 2, 4, ("serial",))  # 3 layer masks x 3 sizes = 9 configurations
-    opt = make_optimiser(name, space, seed=16)
+    opt = make_optimiser(name, space, seed=16, reference=REF)
     proposed = run_loop(opt, rounds=4, batch=4)
     assert len(proposed) == 9
     assert len(set(keys(proposed))) == 9
@@ -269,14 +273,14 @@ def test_small_space_is_fully_enumerated_without_repeats(name: str) -> None:
 
 
 def test_single_objective(name: str) -> None:
-    opt = make_optimiser(name, SMALL, seed=17, objectives=(SCORE,))
+    opt = make_optimiser(name, SMALL, seed=17, objectives=(SCORE,), reference=(0.0,))
     proposed = run_loop(opt, rounds=6, batch=4, fail_every=7)
     assert len(set(keys(proposed))) == 24
     assert_valid_members(SMALL, proposed)
 
 
 def test_objective_values(name: str) -> None:
-    opt = make_optimiser(name, SMALL, seed=0)
+    opt = make_optimiser(name, SMALL, seed=0, reference=REF)
     c = PeftConfig(layers=(True, False, False, False), serial=4)
     ok = result(c)
     assert opt.objective_values(ok) == [ok.score, ok.params_pct]
@@ -289,7 +293,7 @@ def stopped(config: PeftConfig, predicted: float = 0.6) -> TrialResult:
 
 
 def test_stopped_results_are_accepted_and_never_proposed_again(name: str) -> None:
-    opt = make_optimiser(name, SMALL, seed=8)
+    opt = make_optimiser(name, SMALL, seed=8, reference=REF)
     first = opt.ask(6)
     opt.tell([stopped(c) if i % 2 else result(c) for i, c in enumerate(first)])
     later = opt.ask(6)

@@ -8,6 +8,8 @@ from autopeft.errors import UserError
 from autopeft.optim import OPTIMISERS, OptunaOptimiser, make_optimiser
 from autopeft.space import SearchSpace
 
+REF = (0.0, 10.0)
+
 SPACE = SearchSpace.named("paper", 3, 16)
 
 
@@ -19,7 +21,7 @@ def test_names() -> None:
 
 @pytest.mark.parametrize("name", ["random", "nsga2", "tpe"])
 def test_optuna_backed_names(name: str) -> None:
-    opt = make_optimiser(name, SPACE, seed=3)
+    opt = make_optimiser(name, SPACE, seed=3, reference=REF)
     assert isinstance(opt, OptunaOptimiser)
     assert opt.sampler_name == name
     assert opt.seed == 3
@@ -28,7 +30,7 @@ def test_optuna_backed_names(name: str) -> None:
 @pytest.mark.parametrize("name", ["bogus", "", "TPE", "nsga-ii", "SAAS"])
 def test_unknown_name_is_a_user_error_naming_the_flag(name: str) -> None:
     with pytest.raises(UserError) as err:
-        make_optimiser(name, SPACE)
+        make_optimiser(name, SPACE, reference=REF)
     assert err.value.field == "--optimizer"
     assert err.value.value == name
     message = str(err.value)

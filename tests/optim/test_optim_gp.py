@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from linear_operator.utils.errors import NotPSDError
 from test_optim_contract import (
+    REF,
     SMALL,
     TINY,
     _module_load,
@@ -37,7 +38,8 @@ def exact_params(config: PeftConfig) -> float:
 
 def gp(space: SearchSpace = SMALL, seed: int = 0, **kwargs) -> GPOptimiser:
     """A GP optimiser kept cheap for tests: short initial design, few candidates and MC samples."""
-    settings = {"init_trials": 4, "n_candidates": 150, "mc_samples": 16, "param_fn": exact_params, **kwargs}
+    settings = {"init_trials": 4, "n_candidates": 150, "mc_samples": 16, "param_fn": exact_params, "reference": REF}
+    settings.update(kwargs)
     return GPOptimiser(space, seed=seed, **settings)
 
 
@@ -52,14 +54,14 @@ def random_results(space: SearchSpace, n: int, seed: int, fail_every: int = 0) -
 
 def test_registered_as_gp() -> None:
     assert "gp" in OPTIMISERS
-    opt = make_optimiser("gp", SMALL, seed=3)
+    opt = make_optimiser("gp", SMALL, seed=3, reference=REF)
     assert isinstance(opt, GPOptimiser)
     assert (opt.seed, opt.init_trials, opt.param_fn) == (3, 10, None)
     assert opt.reference.tolist() == [0.0, 10.0]
-    opt = make_optimiser("gp", SMALL, init_trials=2, param_fn=exact_params)
+    opt = make_optimiser("gp", SMALL, init_trials=2, param_fn=exact_params, reference=REF)
     assert (opt.init_trials, opt.param_fn) == (2, exact_params)
     # the other optimisers take and ignore the model-based settings
-    assert make_optimiser("random", SMALL, init_trials=2, param_fn=exact_params).ask(1)
+    assert make_optimiser("random", SMALL, init_trials=2, param_fn=exact_params, reference=REF).ask(1)
 
 
 def test_encoding_is_the_space_encoding_normalised_to_the_unit_box() -> None:
@@ -196,8 +198,7 @@ def test_exhausted_spaces() -> None:
 
 
 def test_single_objective_and_params_without_param_fn() -> None:
-    opt = gp(seed=17, objectives=(SCORE,))
-    assert opt.reference is None
+    opt = gp(seed=17, objectives=(SCORE,), reference=(0.0,))
     proposed = run_loop(opt, rounds=2, batch=4)
     assert opt.last_ask_model_steps == 4
     assert len(set(keys(proposed))) == 8
@@ -269,9 +270,9 @@ def test_gp_reaches_a_higher_hypervolume_than_random_search() -> None:
     gp_hv, random_hv = [], []
     for seed in range(3):
         params = {"param_fn": lambda c: synthetic(c)[1], "n_candidates": 300, "mc_samples": 32}
-        opt = GPOptimiser(SYNTH, seed=seed, init_trials=10, **params)
+        opt = GPOptimiser(SYNTH, seed=seed, init_trials=10, reference=REF, **params)
         gp_hv.append(_search(opt, seed))
-        random_hv.append(_search(make_optimiser("random", SYNTH, seed=seed), seed))
+        random_hv.append(_search(make_optimiser("random", SYNTH, seed=seed, reference=REF), seed))
     gp_regret, random_regret = best - np.mean(gp_hv), best - np.mean(random_hv)
     assert np.mean(gp_hv) > np.mean(random_hv)
     assert gp_regret < 0.5 * random_regret, (gp_hv, random_hv, best)

@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_optim_contract import SMALL, assert_valid_members, keys, result
+from test_optim_contract import REF, SMALL, assert_valid_members, keys, result
 from test_optim_gp import exact_params, random_results
 
+from autopeft.analysis.hypervolume import ReferencePoint
 from autopeft.errors import UserError
 from autopeft.optim import OPTIMISERS, MapSaasOptimiser, SaasOptimiser, botorch_saas, make_optimiser
 from autopeft.records.objectives import PARAMS, SCORE, TIME
@@ -29,7 +30,9 @@ CHEAP = {"warmup_steps": 16, "num_samples": 16, "thinning": 8, "n_candidates": 1
 
 
 def saas(seed: int = 0, **kwargs) -> SaasOptimiser:
-    return SaasOptimiser(SMALL, seed=seed, init_trials=4, param_fn=exact_params, **{**CHEAP, **kwargs})
+    return SaasOptimiser(
+        SMALL, seed=seed, init_trials=4, param_fn=exact_params, **{"reference": REF, **CHEAP, **kwargs}
+    )
 
 
 def test_default_and_registered() -> None:
@@ -50,7 +53,7 @@ def test_bad_nuts_settings() -> None:
 def test_missing_jax_is_a_user_error_with_the_fix(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "numpyro", None)  # import numpyro raises ImportError
     with pytest.raises(UserError) as err:
-        make_optimiser("saas", SMALL)
+        make_optimiser("saas", SMALL, reference=REF)
     assert err.value.field == "--optimizer" and "fully-bayesian" in str(err.value) and "gp" in str(err.value)
 
 
@@ -109,8 +112,12 @@ def test_a_third_measured_objective() -> None:
     def with_time(config) -> TrialResult:
         return dataclasses.replace(result(config), train_seconds=10.0 + 3 * len(config.active_layers))
 
-    opt = SaasOptimiser(SMALL, seed=4, objectives=(SCORE, PARAMS, TIME), init_trials=4, param_fn=exact_params, **CHEAP)
-    assert opt.reference is None  # a cost's default reference needs a trial
+    reference = ReferencePoint((SCORE, PARAMS, TIME))
+    assert reference.value is None  # a cost's default reference needs a trial
+    objectives = (SCORE, PARAMS, TIME)
+    opt = SaasOptimiser(
+        SMALL, seed=4, objectives=objectives, init_trials=4, param_fn=exact_params, reference=reference, **CHEAP
+    )
     rng = np.random.default_rng(4)
     configs = {c.key(): c for c in (SMALL.sample(rng) for _ in range(12))}
     first = list(configs.values())[:6]
@@ -125,12 +132,14 @@ def test_a_third_measured_objective() -> None:
 
 
 def saas_map(seed: int = 0, **kwargs) -> MapSaasOptimiser:
-    return MapSaasOptimiser(SMALL, seed=seed, init_trials=4, param_fn=exact_params, n_candidates=100, **kwargs)
+    return MapSaasOptimiser(
+        SMALL, seed=seed, init_trials=4, param_fn=exact_params, n_candidates=100, **{"reference": REF, **kwargs}
+    )
 
 
 def test_saas_map_is_registered_with_its_defaults() -> None:
     assert "saas-map" in OPTIMISERS
-    opt = make_optimiser("saas-map", SMALL, seed=2, init_trials=3, param_fn=exact_params)
+    opt = make_optimiser("saas-map", SMALL, seed=2, init_trials=3, param_fn=exact_params, reference=REF)
     assert isinstance(opt, MapSaasOptimiser)
     assert (opt.seed, opt.init_trials, opt.num_taus) == (2, 3, botorch_saas.MAP_NUM_TAUS)
     with pytest.raises(ValueError, match="num_taus"):

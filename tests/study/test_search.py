@@ -15,7 +15,8 @@ import pytest
 
 from autopeft.errors import UserError
 from autopeft.study.ledger import Ledger
-from autopeft.study.search import SearchSettings, open_results, run_search
+from autopeft.study.search import open_results, run_search
+from autopeft.study.settings import SearchSettings
 from autopeft.train.budget import Budget
 
 BUDGET = Budget(train_examples=120, val_examples=40, epochs=1, max_length=16, batch_size=16, learning_rate=1e-2)
@@ -275,3 +276,59 @@ def test_optimizer_seed_changes_proposals_not_data_or_trial_seeds(tmp_path, toy_
     assert configs["a"] == configs["b"]  # optimizer_seed None = seed
     assert configs["a"] != configs["c"]
     assert all(r.seed == 0 for r in runs["c"])
+
+
+class _InstantExecutor:
+    """An executor of ``slots`` slots whose trials finish at once, scored from their configuration."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        self.batches: list[int] = []
+
+    def run(self, requests):
+        from autopeft.records.trial import TrialResult
+
+        self.batches.append(len(requests))
+        for request in requests:
+            layers = len(request.config.active_layers)
+            yield (
+                request,
+                TrialResult(
+                    config=request.config.to_dict(),
+                    status="complete",
+                    score=0.5 + 0.1 * layers,
+                    metric="accuracy",
+                    params_pct=float(layers),
+                    train_seconds=1.0 + layers,
+                ),
+            )
+
+
+def test_the_executor_slots_size_the_batches_asked(tmp_path, toy_csv, tiny_bert):
+    from autopeft.study.search import prepare, run
+
+    search = prepare(_settings(toy_csv, trials=7, batch=1), tmp_path / "s", echo=lambda s: None, base=tiny_bert)
+    executor = _InstantExecutor(slots=3)
+    search.executor = executor
+    asked: list[int] = []
+    real_ask = search.optimiser.ask
+    search.optimiser.ask = lambda n, pending=(): asked.append(n) or real_ask(n, pending)
+    results = run(search, echo=lambda s: None)
+    assert asked == [3, 3, 1] and executor.batches == [3, 3, 1]
+    assert [r.number for r in results] == list(range(7))
+    assert len(_ledger(tmp_path / "s").results()) == 7
+
+
+def test_the_optimiser_aims_at_the_reference_the_study_records(tmp_path, toy_csv, tiny_bert):
+    from autopeft.analysis.hypervolume import DEFAULT_COST_FACTOR
+    from autopeft.study.search import prepare, run
+
+    settings = _settings(toy_csv, objectives=("score", "params", "time"), optimizer="gp", init_trials=2, trials=3)
+    search = prepare(settings, tmp_path / "s", echo=lambda s: None, base=tiny_bert)
+    search.executor = _InstantExecutor(slots=1)
+    assert search.optimiser.reference is None and _ledger(tmp_path / "s").get_reference() is None
+    run(search, echo=lambda s: None)
+    recorded = _ledger(tmp_path / "s").get_reference()
+    first = search.results[0]
+    assert recorded == pytest.approx([0.0, 10.0, DEFAULT_COST_FACTOR * first.train_seconds])
+    assert search.optimiser.reference.tolist() == pytest.approx(recorded)

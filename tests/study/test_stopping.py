@@ -14,7 +14,8 @@ from autopeft.errors import UserError
 from autopeft.optim import make_optimiser
 from autopeft.records.trial import Evaluation, TrialResult
 from autopeft.space import PeftConfig, SearchSpace
-from autopeft.study.search import SearchSettings, open_results, run_search
+from autopeft.study.search import open_results, run_search
+from autopeft.study.settings import SearchSettings
 from autopeft.study.stopping import ParetoStopper, StopDecision
 from autopeft.train.budget import Budget
 from autopeft.train.data import prepare_data
@@ -150,7 +151,7 @@ def test_trainer_stops_when_told_and_keeps_the_partial_curve(tiny_bert, toy, tok
 
 def test_optimisers_are_told_the_predicted_score():
     space = SearchSpace("paper", 3, 32, ("serial", "parallel", "prefix"))
-    optimiser = make_optimiser("random", space, seed=0)
+    optimiser = make_optimiser("random", space, seed=0, reference=(0.0, 10.0))
     stopped = dataclasses.replace(
         _complete([0.5, 0.6, 0.6, 0.6], 0.3), status="stopped", score=0.6, predicted_score=0.7, stopped_at=0.5
     )
@@ -208,7 +209,7 @@ def test_replay_of_a_search_without_stopping_is_the_search_with_it(tmp_path, toy
     """For the random optimiser, replaying the rule over a recorded search makes the same decisions as
     running the search with early stopping, and charges each stopped trial what it had spent."""
     import autopeft.study.search as search_module
-    from autopeft.study.search import load_settings
+    from autopeft.study.settings import load_settings
     from autopeft.study.stopping import chance_level, replay
     from autopeft.train.data import carve_splits
 

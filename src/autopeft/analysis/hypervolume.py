@@ -15,8 +15,9 @@ curve computed with a reference that moved as trials arrived would not be compar
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -29,6 +30,7 @@ __all__ = [
     "DEFAULT_COST_FACTOR",
     "DEFAULT_PARAMS_PCT_REFERENCE",
     "DEFAULT_SCORE_REFERENCE",
+    "ReferencePoint",
     "default_reference",
     "hypervolume",
     "hypervolume_curve",
@@ -94,6 +96,69 @@ def default_reference(
             else:
                 raise ValueError(f"objective {o.name!r} has no default reference before a trial completes: give one")
     return np.asarray(ref, dtype=float)
+
+
+class ReferencePoint:
+    """The hypervolume reference point of one search: computed once, then never moved.
+
+    The study owns it (it records the value in the ledger, so a resumed search keeps it) and hands
+    the same object to its optimiser, whose acquisition aims at it, and to its reports. Its value is
+    :func:`default_reference` with the user's ``overrides``, or a recorded value. A measured-cost
+    objective (``time``, ``memory``) has no default before a trial completes: until then ``value`` is
+    None, and :meth:`observe` fixes it from the search's first complete trial.
+
+    Args:
+        objectives: the search's objectives, in the ledger's order.
+        overrides: reference values by objective name or attribute (see :func:`default_reference`).
+        value: a value recorded earlier, shape ``(len(objectives),)``, objectives' units; None = compute.
+    """
+
+    def __init__(
+        self,
+        objectives: Sequence[Objective] = DEFAULT_OBJECTIVES,
+        overrides: Mapping[str, float] | None = None,
+        value: Sequence[float] | np.ndarray | None = None,
+    ) -> None:
+        self.objectives = tuple(objectives)
+        self.overrides = dict(overrides or {})
+        self.value: np.ndarray | None = None
+        if value is not None:
+            self._set(value)
+        else:
+            # a measured cost has no default yet: it is fixed once a trial completes (observe)
+            with contextlib.suppress(ValueError):
+                self._set(default_reference(self.objectives, self.overrides))
+
+    @classmethod
+    def fixed(cls, objectives: Sequence[Objective], value: Sequence[float] | np.ndarray) -> ReferencePoint:
+        """A reference point with a given value (objectives' own units and directions)."""
+        return cls(objectives, value=value)
+
+    def observe(self, results: Iterable[TrialResult]) -> bool:
+        """Fix the value from the first complete trial of ``results`` if it is not fixed yet.
+
+        Returns:
+            True when this call fixed it (the caller records it), else False.
+        """
+        if self.value is not None:
+            return False
+        first = next((r for r in results if r.ok), None)
+        if first is None:
+            return False
+        self._set(default_reference(self.objectives, self.overrides, first=first))
+        return True
+
+    def _set(self, value: Sequence[float] | np.ndarray) -> None:
+        array = np.asarray(value, dtype=float).reshape(-1)
+        if array.shape != (len(self.objectives),) or not np.isfinite(array).all():
+            raise ValueError(f"reference {array.tolist()}: needs {len(self.objectives)} finite values")
+        self.value = array
+
+    def label(self) -> str:
+        """``score 0, params 10`` (for plots and tables); empty while not fixed."""
+        if self.value is None:
+            return ""
+        return ", ".join(f"{o.name} {v:g}" for o, v in zip(self.objectives, self.value, strict=True))
 
 
 def _signs(directions: Sequence[Direction]) -> np.ndarray:

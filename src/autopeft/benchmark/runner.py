@@ -39,12 +39,13 @@ def build_optimiser(variant: str, problem: Problem, seed: int, init_trials: int,
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}: use one of {VARIANTS}")
     if variant in ("random", "nsga2", "tpe"):
-        return make_optimiser(variant, problem.space, seed=seed)
+        return make_optimiser(variant, problem.space, seed=seed, reference=default_reference(DEFAULT_OBJECTIVES))
     from autopeft.optim import GPOptimiser, MapSaasOptimiser, SaasOptimiser
 
     cls = {"saas": SaasOptimiser, "saas-map": MapSaasOptimiser}.get(variant, GPOptimiser)
     param_fn = None if variant == "gp-paramgp" else problem.params_pct
-    return cls(problem.space, seed=seed, init_trials=init_trials, param_fn=param_fn, **kwargs)
+    reference = default_reference(DEFAULT_OBJECTIVES)
+    return cls(problem.space, seed=seed, init_trials=init_trials, param_fn=param_fn, reference=reference, **kwargs)
 
 
 @dataclass(frozen=True)

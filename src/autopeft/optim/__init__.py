@@ -12,6 +12,7 @@ from autopeft.records.objectives import DEFAULT_OBJECTIVES, Objective
 from autopeft.space import PeftConfig, SearchSpace
 
 if TYPE_CHECKING:
+    from autopeft.analysis.hypervolume import ReferencePoint
     from autopeft.optim.botorch_gp import GPOptimiser
     from autopeft.optim.botorch_saas import MapSaasOptimiser, SaasOptimiser
 
@@ -28,17 +29,19 @@ def make_optimiser(
     seed: int = 0,
     objectives: tuple[Objective, ...] = DEFAULT_OBJECTIVES,
     *,
+    reference: ReferencePoint | Sequence[float],
     init_trials: int | None = None,
     param_fn: Callable[[PeftConfig], float] | None = None,
-    reference: Sequence[float] | None = None,
     threads: int | None = None,
 ) -> Optimiser:
     """The optimiser called ``name`` (one of :data:`OPTIMISERS`).
 
-    ``init_trials`` (random proposals before the model; default
-    :data:`~autopeft.optim.botorch_gp.DEFAULT_INIT_TRIALS`), ``param_fn`` (exact ``params_pct`` of a
-    configuration), ``reference`` (the hypervolume's reference point, objectives' units) and
-    ``threads`` (JAX threads of ``saas``) concern the model-based optimisers only; the others ignore them.
+    ``reference`` is the hypervolume reference point the search is judged at (the study's own
+    :class:`~autopeft.analysis.hypervolume.ReferencePoint`, or fixed values in the objectives' units):
+    the model-based optimisers aim their acquisition at it. ``init_trials`` (random proposals before
+    the model; default :data:`~autopeft.optim.botorch_gp.DEFAULT_INIT_TRIALS`), ``param_fn`` (exact
+    ``params_pct`` of a configuration) and ``threads`` (JAX threads of ``saas``) concern the
+    model-based optimisers only; Optuna's samplers ignore all four.
     """
     if name in ("random", "nsga2", "tpe"):
         return OptunaOptimiser(space, name, seed=seed, objectives=objectives)

@@ -93,7 +93,7 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 from linear_operator.utils.errors import NotPSDError
 from linear_operator.utils.warnings import NumericalWarning
 
-from autopeft.analysis.hypervolume import default_reference
+from autopeft.analysis.hypervolume import ReferencePoint
 from autopeft.analysis.pareto import pareto_mask
 from autopeft.optim.base import Optimiser
 from autopeft.records.objectives import DEFAULT_OBJECTIVES, Objective
@@ -149,10 +149,11 @@ class GPOptimiser(Optimiser):
         param_fn: exact ``params_pct`` of a configuration (percent of the backbone), if known before
             training; then ``params_pct`` is not modelled. Called for many configurations: make it
             cheap (cached).
-        reference: reference point for the hypervolume, in the objectives' own units and directions
-            (e.g. ``[0.0, 10.0]``); default :func:`~autopeft.analysis.hypervolume.default_reference`
-            (for a measured cost, from the first complete trial told). May be set later, before a
-            model-based ``ask``.
+        reference: the hypervolume reference point the acquisition aims at: the search's own
+            :class:`~autopeft.analysis.hypervolume.ReferencePoint` (the study owns it and fixes a
+            measured cost's value at the first complete trial, before telling it), or fixed values in
+            the objectives' own units and directions (e.g. ``[0.0, 10.0]``). While its value is not
+            fixed no trial has completed, so there is no model yet and proposals are random.
         n_candidates: random candidates per ``ask`` besides the Pareto neighbours; default
             :data:`N_CANDIDATES`.
         mc_samples: Monte-Carlo samples of the acquisition function; default :data:`MC_SAMPLES`.
@@ -171,7 +172,7 @@ class GPOptimiser(Optimiser):
         *,
         init_trials: int = DEFAULT_INIT_TRIALS,
         param_fn: Callable[[PeftConfig], float] | None = None,
-        reference: Sequence[float] | None = None,
+        reference: ReferencePoint | Sequence[float],
         n_candidates: int | None = None,
         mc_samples: int | None = None,
     ) -> None:
@@ -182,15 +183,11 @@ class GPOptimiser(Optimiser):
         self.param_fn = param_fn
         self.n_candidates = int(N_CANDIDATES if n_candidates is None else n_candidates)
         self.mc_samples = int(MC_SAMPLES if mc_samples is None else mc_samples)
-        if reference is None:
-            try:
-                self.reference = default_reference(objectives) if len(objectives) > 1 else None
-            except ValueError:  # a measured cost: its default needs the first complete trial (set in tell)
-                self.reference = None
-        else:
-            self.reference = np.asarray(reference, dtype=float).reshape(-1)
-            if self.reference.shape != (len(objectives),) or not np.isfinite(self.reference).all():
-                raise ValueError(f"reference {list(reference)}: needs {len(objectives)} finite values")
+        if not isinstance(reference, ReferencePoint):
+            reference = ReferencePoint.fixed(objectives, reference)
+        elif reference.objectives != tuple(objectives):
+            raise ValueError("the reference point is for other objectives than the optimiser's")
+        self._reference = reference
         self._signs = np.array([1.0 if o.direction == "maximize" else -1.0 for o in objectives])
         self._log = [o.log_scale for o in objectives]
         self._known = [o.attribute == "params_pct" and param_fn is not None for o in objectives]
@@ -263,8 +260,13 @@ class GPOptimiser(Optimiser):
             self._params[code] = float(result.params_pct)
         self._train_idx.append(idx)
         self._train_y.append(values)
-        if self.reference is None and len(self.objectives) > 1:
-            self.reference = default_reference(self.objectives, first=result)
+        # used alone (not through a study), a measured cost's reference is fixed by the first complete trial
+        self._reference.observe([result])
+
+    @property
+    def reference(self) -> np.ndarray | None:
+        """The reference point's value, shape ``(len(objectives),)``; None while not fixed."""
+        return self._reference.value
 
     # --- ask ----------------------------------------------------------------------------------
 

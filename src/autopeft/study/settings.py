@@ -1,0 +1,267 @@
+"""The settings of a search (``search.json``): what defines it, validated once, saved and read back."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autopeft.errors import UserError
+from autopeft.optim import OPTIMISERS
+from autopeft.records.objectives import OBJECTIVES, Objective, parse_objectives
+from autopeft.space import SPACES
+from autopeft.study.ledger import STUDY_NAME
+from autopeft.study.stopping import DEFAULT_MARGIN
+from autopeft.tasks import TaskData, load_task, resolve_data_dir
+from autopeft.train.budget import Budget
+
+SETTINGS_FILE = "search.json"
+
+#: Settings that define a search; a directory holding a search refuses a rerun that changes them.
+IDENTITY_FIELDS = (
+    "model",
+    "task",
+    "data_dir",
+    "text_columns",
+    "label_column",
+    "task_kind",
+    "space",
+    "seed",
+    "budget",
+    "objectives",
+    "reference",
+)
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Everything that defines a search. Saved as ``search.json`` in the search directory.
+
+    Args:
+        model: ``--model`` (``minilm``, a directory or a hub name).
+        task: ``--task`` (``glue/sst2``, ``superglue/cb``, or a CSV/TSV/JSONL file).
+        data_dir: where GLUE/SuperGLUE files lie (absolute); None = hub.
+        text_columns, label_column, task_kind: for local files.
+        space: ``paper`` or ``extended``.
+        optimizer: ``saas`` (default), ``gp``, ``random``, ``nsga2`` or ``tpe``.
+        init_trials: random trials before a model-based optimiser (``saas``, ``gp``) uses its model;
+            None = its default.
+        batch: configurations proposed at once (each batch conditions on the trials still pending);
+            the local executor then runs them one after another.
+        trials: trials to finish in total (complete + failed); a resumed search runs the rest.
+        seed: seeds the optimiser, the data split and every trial (the same for all trials, so that
+            configurations are compared on the same data order).
+        optimizer_seed: seeds the optimiser alone; None = ``seed``. Repeating a search with other
+            optimiser seeds keeps its data and trial seeds, so that the trials of all repeats are
+            comparable (as in a benchmark of optimisers on real trials).
+        budget: the trial budget.
+        objectives: objective names (:func:`~autopeft.records.objectives.parse_objectives`): ``score,params``
+            or ``score,params,time|memory``.
+        reference: hypervolume reference values by objective name (e.g. ``{"score": 0.5}``); the others
+            take :func:`~autopeft.analysis.hypervolume.default_reference`.
+        storage: an Optuna storage URL; None = ``sqlite:///<dir>/study.db``.
+        study_name: the study's name in the storage (one storage can hold many searches); None =
+            the search directory's name.
+        device: ``cpu`` or ``cuda``.
+        threads: torch intra-op threads; None = one per core.
+        early_stop: stop trials whose learning curve cannot reach the Pareto front at their parameter
+            count (:mod:`autopeft.study.stopping`); needs at least two evaluations per trial and the
+            objectives ``score,params``.
+        stop_margin: the early-stopping rule's margin in score units (see
+            :data:`~autopeft.study.stopping.DEFAULT_MARGIN`).
+    """
+
+    model: str = "minilm"
+    task: str = "glue/sst2"
+    data_dir: str | None = None
+    text_columns: tuple[str, ...] | None = None
+    label_column: str | None = None
+    task_kind: str | None = None
+    space: str = "paper"
+    optimizer: str = OPTIMISERS[0]
+    init_trials: int | None = None
+    batch: int = 1
+    trials: int = 20
+    seed: int = 0
+    optimizer_seed: int | None = None
+    budget: Budget = field(default_factory=Budget)
+    objectives: tuple[str, ...] = ("score", "params")
+    reference: dict[str, float] | None = None
+    storage: str | None = None
+    study_name: str | None = None
+    device: str = "cpu"
+    threads: int | None = None
+    early_stop: bool = False
+    stop_margin: float = DEFAULT_MARGIN
+
+    def __post_init__(self) -> None:
+        if self.space not in SPACES:
+            raise UserError("--space", self.space, "unknown search space", f"use one of {sorted(SPACES)}")
+        if self.optimizer not in OPTIMISERS:
+            raise UserError("--optimizer", self.optimizer, "unknown optimiser", f"use one of {list(OPTIMISERS)}")
+        if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
+            raise UserError("--trials", self.trials, "must be a positive whole number", "use e.g. --trials 20")
+        if self.init_trials is not None and (isinstance(self.init_trials, bool) or self.init_trials < 0):
+            raise UserError("--init-trials", self.init_trials, "must be 0 or more", "use e.g. --init-trials 10")
+        if self.optimizer_seed is not None and (
+            isinstance(self.optimizer_seed, bool) or not isinstance(self.optimizer_seed, int) or self.optimizer_seed < 0
+        ):
+            raise UserError(
+                "--optimizer-seed", self.optimizer_seed, "must be a whole number >= 0", "use e.g. --optimizer-seed 1"
+            )
+        if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1:
+            raise UserError("--batch", self.batch, "must be a positive whole number", "use e.g. --batch 4")
+        objectives = parse_objectives(self.objectives)
+        object.__setattr__(self, "objectives", tuple(o.name for o in objectives))
+        if self.reference is not None:
+            reference = dict(self.reference)
+            for name, value in reference.items():
+                if name not in self.objectives:
+                    raise UserError(
+                        "--reference",
+                        name,
+                        f"is not an objective of this search {list(self.objectives)}",
+                        "name only the objectives of --objectives, e.g. --reference score=0.5,params=5",
+                    )
+                if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
+                    raise UserError("--reference", f"{name}={value}", "must be a finite number", "e.g. score=0.5")
+            object.__setattr__(self, "reference", {k: float(v) for k, v in sorted(reference.items())} or None)
+        if self.threads is not None and self.threads < 1:
+            raise UserError("--threads", self.threads, "must be at least 1", "omit it to use every core")
+        if self.text_columns is not None:
+            object.__setattr__(self, "text_columns", tuple(self.text_columns))
+        if not isinstance(self.stop_margin, (int, float)) or not self.stop_margin >= 0:
+            raise UserError("--stop-margin", self.stop_margin, "must be a number >= 0", "use e.g. --stop-margin 0.028")
+        if self.early_stop:
+            if self.objectives != ("score", "params"):
+                raise UserError(
+                    "--early-stop",
+                    ",".join(self.objectives),
+                    "judges trials on score and parameters only, so it cannot serve a third objective",
+                    "use --objectives score,params, or leave --early-stop out",
+                )
+            budget = self.budget
+            evals = budget.evals_per_epoch * budget.epochs if budget.max_steps is None else budget.evals_per_epoch
+            if evals < 2:
+                raise UserError(
+                    "--early-stop",
+                    f"{evals:g} evaluation(s) per trial",
+                    "needs at least two evaluations per trial to see a learning curve",
+                    "add e.g. --evals-per-epoch 4",
+                )
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["text_columns"] = list(self.text_columns) if self.text_columns else None
+        d["objectives"] = list(self.objectives)
+        return d
+
+    @property
+    def objective_list(self) -> tuple[Objective, ...]:
+        return tuple(OBJECTIVES[n] for n in self.objectives)
+
+    def load_task(self) -> TaskData:
+        """The task of these settings (registry name or local file, with its column settings)."""
+        return load_task(
+            self.task,
+            self.data_dir,
+            text_columns=self.text_columns,
+            label_column=self.label_column,
+            task_kind=self.task_kind,
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SearchSettings:
+        data = dict(data)
+        data["budget"] = Budget.from_dict(data.get("budget", {}))
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise UserError(SETTINGS_FILE, sorted(unknown), "unknown settings", f"use only {sorted(known)}")
+        return cls(**data)
+
+
+def default_storage(out_dir: Path) -> str:
+    return f"sqlite:///{(out_dir / 'study.db').resolve()}"
+
+
+def load_settings(out_dir: str | Path) -> SearchSettings:
+    """The settings of the search in ``out_dir`` (for ``resume`` and ``show``)."""
+    path = Path(out_dir) / SETTINGS_FILE
+    if not path.is_file():
+        raise UserError(
+            "DIR",
+            str(out_dir),
+            f"holds no {SETTINGS_FILE}, so it is not a search directory",
+            "give the --out directory of an earlier `autopeft search`",
+        )
+    try:
+        return SearchSettings.from_dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise UserError(str(path), "…", f"is not a valid settings file ({exc})", "restore it or start anew") from exc
+
+
+def _check_same_search(old: SearchSettings, new: SearchSettings, out_dir: Path) -> None:
+    for name in IDENTITY_FIELDS:
+        a, b = getattr(old, name), getattr(new, name)
+        if a != b:
+            flag = "--" + name.replace("_", "-")
+            raise UserError(
+                flag,
+                b if not isinstance(b, Budget) else b.to_dict(),
+                f"{out_dir} holds a search with {flag} {a if not isinstance(a, Budget) else a.to_dict()}",
+                f"run `autopeft resume {out_dir}`, repeat the same settings, or choose another --out",
+            )
+
+
+def _resolve_data_dir(settings: SearchSettings) -> SearchSettings:
+    """The data directory as an absolute path (``$AUTOPEFT_DATA`` when none is given), so that a search
+    resumed from another working directory reads the same files."""
+    if settings.data_dir is None:
+        resolved = resolve_data_dir(None)
+        if resolved is None:
+            return settings
+        return dataclasses.replace(settings, data_dir=str(Path(resolved).resolve()))
+    return dataclasses.replace(settings, data_dir=str(Path(settings.data_dir).expanduser().resolve()))
+
+
+def for_directory(settings: SearchSettings, out_dir: Path) -> SearchSettings:
+    """``settings`` made ready to run in ``out_dir``, checked against a search already there.
+
+    A directory holding a search accepts only the same search (its :data:`IDENTITY_FIELDS`) and keeps
+    its ledger's storage and study name; a new directory names its study after itself.
+
+    Raises:
+        UserError: ``out_dir`` holds another search, a ledger without settings, or is a file.
+    """
+    settings = _resolve_data_dir(settings)
+    if (out_dir / SETTINGS_FILE).exists():
+        old = load_settings(out_dir)
+        if old.study_name is None:  # written before study names existed: the ledger's one study
+            old = dataclasses.replace(old, study_name=STUDY_NAME)
+        _check_same_search(old, settings, out_dir)
+        for name in ("storage", "study_name"):
+            new_value, old_value = getattr(settings, name), getattr(old, name)
+            if new_value is None:
+                settings = dataclasses.replace(settings, **{name: old_value})
+            elif new_value != old_value:
+                flag = "--" + name.replace("_", "-")
+                raise UserError(
+                    flag,
+                    new_value,
+                    f"{out_dir} keeps its ledger at {flag} {old_value}",
+                    f"omit {flag} when continuing this search, or choose another --out",
+                )
+    elif out_dir.exists() and (out_dir / "study.db").exists():
+        raise UserError(
+            "--out", str(out_dir), f"holds a study.db but no {SETTINGS_FILE}", "choose an empty or new directory"
+        )
+    elif out_dir.exists() and not out_dir.is_dir():
+        raise UserError("--out", str(out_dir), "is a file", "choose a directory")
+    if settings.study_name is None:
+        settings = dataclasses.replace(settings, study_name=out_dir.resolve().name)
+    return settings
