@@ -11,3 +11,24 @@ import os as _os
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
+
+#: The Python API (:mod:`autopeft.api`), loaded on first use so that ``import autopeft`` stays light.
+_API = ("search", "load", "resume", "SearchResult", "search_settings")
+
+__all__ = ["Budget", "SearchSettings", *_API]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from autopeft import api
+
+        return getattr(api, name)
+    if name == "Budget":
+        from autopeft.train.budget import Budget
+
+        return Budget
+    if name == "SearchSettings":
+        from autopeft.study.settings import SearchSettings
+
+        return SearchSettings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

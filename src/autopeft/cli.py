@@ -286,18 +286,15 @@ def cmd_space(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run(settings, out_dir) -> int:
-    from autopeft.analysis import pareto_table, summarise
-    from autopeft.study.search import run_search
+def _print_front(result: Any) -> None:
+    from autopeft.analysis import pareto_table
 
-    outcome = run_search(settings, out_dir)
-    summary = summarise(outcome.results)
+    summary = result.summary
     print()
     print(f"Pareto front ({len(summary.front)} of {summary.n_total} trials; {summary.n_failed} failed):")
     print(pareto_table(summary.front))
-    if outcome.majority is not None:
-        print(f"(majority class on the validation split: {outcome.majority:.4f})")
-    return EXIT_OK
+    if result.majority is not None:
+        print(f"(majority class on the validation split: {result.majority:.4f})")
 
 
 def _parse_reference(text: str | None) -> dict[str, float] | None:
@@ -319,6 +316,7 @@ def _parse_reference(text: str | None) -> dict[str, float] | None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from autopeft import api
     from autopeft.study.settings import SearchSettings
 
     text_columns = None
@@ -348,41 +346,35 @@ def cmd_search(args: argparse.Namespace) -> int:
         early_stop=args.early_stop,
         **({} if args.stop_margin is None else {"stop_margin": args.stop_margin}),
     )
-    return _run(settings, args.out)
+    _print_front(api.run(settings, args.out))
+    return EXIT_OK
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    import dataclasses
+    from autopeft import api
 
-    from autopeft.study.settings import load_settings
-
-    settings = load_settings(args.dir)
-    if args.trials is not None:
-        settings = dataclasses.replace(settings, trials=args.trials)
-    return _run(settings, args.dir)
+    _print_front(api.resume(args.dir, trials=args.trials))
+    return EXIT_OK
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from autopeft.analysis import format_summary, summarise, trials_table
-    from autopeft.analysis.hypervolume import hypervolume_curve
-    from autopeft.study.search import open_search
+    from autopeft import api
+    from autopeft.analysis import format_summary, trials_table
 
-    opened = open_search(args.dir)
-    settings, results, reference = opened.settings, opened.results, opened.reference
-    objectives = settings.objective_list
+    result = api.load(args.dir)
+    settings, results = result.settings, list(result.trials)
     print(
         f"search of {settings.model} on {settings.task} ({settings.optimizer}, {settings.space} space), "
         f"{len(results)} of {settings.trials} trials finished"
     )
     print(trials_table(results))
     print()
-    print(format_summary(summarise(results, objectives)))
-    if reference is None:
+    print(format_summary(result.summary))
+    if result.reference is None:
         print("hypervolume: none yet (no trial has completed)")
     else:
-        hv = float(hypervolume_curve(results, objectives, reference)[-1]) if results else 0.0
-        label = ", ".join(f"{o.name} {v:g}" for o, v in zip(objectives, reference, strict=True))
-        print(f"hypervolume: {hv:.4f} (reference: {label})")
+        label = ", ".join(f"{o.name} {v:g}" for o, v in zip(settings.objective_list, result.reference, strict=True))
+        print(f"hypervolume: {result.hypervolume:.4f} (reference: {label})")
     asked = sorted({r.proposal_seconds for r in results if r.proposal_seconds is not None})
     if asked:
         print(
