@@ -254,6 +254,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="print the baselines and their sizes for --model; run nothing")
     _add_run_args(p, out_help="results folder (required unless --list)")
 
+    p = sub.add_parser(
+        "reproduce",
+        help="the whole reproduction (search, pick, retrain, transfer, baselines, report), resumable",
+        description="Run (or continue) the reproduction that a settings file describes: the search, the picks, "
+        "every method on every task with several seeds, and the report. Finished runs are never run again.",
+    )
+    p.add_argument(
+        "--settings", required=True, help="the reproduction's settings (JSON), e.g. bench/repro/settings.json"
+    )
+    p.add_argument("--data-dir", default=None, help="GLUE/SuperGLUE root (default $AUTOPEFT_DATA)")
+    p.add_argument("--search-dir", default="runs/repro-search", help="the search's directory (resumed if there)")
+    p.add_argument("--out", default=None, help="the results ledger's folder (default: SETTINGS' folder/results)")
+    p.add_argument(
+        "--picks",
+        default=None,
+        help="the picks to retrain (a picks.json written by an earlier reproduction); default: OUT/picks.json, "
+        "written from the search when absent",
+    )
+    p.add_argument("--report", default=None, help="where report.md/.json/.png go (default: SETTINGS' folder)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: one per core)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    p.add_argument("--report-only", action="store_true", help="write the report from the ledger; train nothing")
+    p.add_argument("--plan", action="store_true", help="print the runs and what is finished; train nothing")
+
     p = sub.add_parser("report", help="tables and plots of the results of retrain, transfer and baselines")
     p.add_argument("dirs", nargs="+", help="results folders (each holds a results.jsonl)")
     p.add_argument("--out", required=True, help="where report.md, report.json and report.png go")
@@ -488,6 +512,27 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from autopeft.runs.reproduce import Reproduction, reproduce
+
+    home = Path(args.settings).parent
+    reproduce(
+        Reproduction.load(args.settings),
+        out=args.out or home / "results",
+        report_dir=args.report or home,
+        search_dir=args.search_dir,
+        picks=args.picks,
+        data_dir=args.data_dir,
+        threads=args.threads,
+        device=args.device,
+        report_only=args.report_only,
+        plan_only=args.plan,
+    )
+    return EXIT_OK
+
+
 COMMANDS = {
     "space": cmd_space,
     "search": cmd_search,
@@ -497,6 +542,7 @@ COMMANDS = {
     "transfer": cmd_retrain,
     "baselines": cmd_baselines,
     "report": cmd_report,
+    "reproduce": cmd_reproduce,
 }
 
 

@@ -1,23 +1,17 @@
-"""The reproduction command (bench/repro/repro.py) end to end on a tiny model: search, pick, runs,
-report; a second call trains nothing, even with the search's folder gone (the picks are kept)."""
+"""``autopeft reproduce`` end to end on a tiny model: search, pick, runs, report; a second call trains
+nothing, even with the search's folder gone (the picks are kept)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-from pathlib import Path
 
+from autopeft.cli import main as cli_main
 from autopeft.runs import ResultsLedger
 
-REPRO = Path(__file__).resolve().parents[2] / "bench" / "repro" / "repro.py"
 
-
-def _repro_main():
-    spec = importlib.util.spec_from_file_location("repro", REPRO)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+def main(args: list[str]) -> int:
+    return cli_main(["reproduce", *args])
 
 
 def test_reproduction_runs_and_resumes(tmp_path, tiny_model_dir, data_dir, capsys):
@@ -40,7 +34,6 @@ def test_reproduction_runs_and_resumes(tmp_path, tiny_model_dir, data_dir, capsy
     path.write_text(json.dumps(settings))
     args = ["--settings", str(path), "--data-dir", str(data_dir), "--threads", "1"]
     args += ["--search-dir", str(tmp_path / "search"), "--out", str(tmp_path / "res"), "--report", str(tmp_path)]
-    main = _repro_main()
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "12 runs: 0 already finished" in out  # (1 picked + 2 baselines) x 2 tasks x 2 seeds
