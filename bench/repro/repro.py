@@ -68,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     from autopeft.cli import _quiet_libraries
     from autopeft.errors import UserError
     from autopeft.methods import Method, parse_baselines
+    from autopeft.render import write_report
     from autopeft.runs import ResultsLedger, pick_from_search, run_specs
-    from autopeft.runs.report import write_report
     from autopeft.study.search import SearchSettings, run_search
     from autopeft.train.budget import Budget
 

@@ -287,7 +287,8 @@ def cmd_space(args: argparse.Namespace) -> int:
 
 
 def _run(settings, out_dir) -> int:
-    from autopeft.analysis import pareto_table, summarise
+    from autopeft.analysis import summarise
+    from autopeft.render import pareto_table
     from autopeft.study.search import run_search
 
     outcome = run_search(settings, out_dir)
@@ -363,8 +364,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from autopeft.analysis import format_summary, summarise, trials_table
+    from autopeft.analysis import summarise
     from autopeft.analysis.hypervolume import hypervolume_curve
+    from autopeft.render import format_summary, trials_table
     from autopeft.study.search import open_search
 
     opened = open_search(args.dir)
@@ -488,7 +490,7 @@ def cmd_baselines(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from autopeft.runs.report import markdown_table, write_report
+    from autopeft.render import markdown_table, write_report
 
     report = write_report(args.dirs, args.out)
     print(markdown_table(report))

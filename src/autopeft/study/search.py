@@ -20,13 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from autopeft.analysis import (
-    plot_hypervolume,
-    plot_pareto,
-    summarise,
-    write_pareto_json,
-    write_trials_csv,
-)
+from autopeft.analysis import summarise
 from autopeft.analysis.hypervolume import default_reference, hypervolume_curve
 from autopeft.build import ParamTable
 from autopeft.errors import UserError
@@ -37,6 +31,7 @@ from autopeft.records.callbacks import Echo, StopFn
 from autopeft.records.io import atomic_write_text
 from autopeft.records.objectives import OBJECTIVES, Objective, parse_objectives
 from autopeft.records.trial import TrialResult
+from autopeft.render import plot_hypervolume, plot_pareto, write_pareto_json, write_trials_csv
 from autopeft.space import SPACES, PeftConfig, SearchSpace
 from autopeft.study.ledger import STUDY_NAME, Ledger
 from autopeft.study.stopping import DEFAULT_MARGIN, DEFAULT_MIN_TRIALS, ParetoStopper, chance_level
