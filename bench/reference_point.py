@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from autopeft.benchmark.runner import RunRecord
+    from autopeft.benchmark.runner import BenchmarkRun
 
 #: (score reference, params % reference): the default, the majority-class floor of SST-2's table,
 #: the <= 1 % region where PEFT methods live, and a tight "good and tiny" box.
@@ -49,7 +49,7 @@ class Lens:
     per_seed: list[int | None]
 
 
-def _curve(run: RunRecord, reference: tuple[float, float]) -> list[float]:
+def _curve(run: BenchmarkRun, reference: tuple[float, float]) -> list[float]:
     from autopeft.analysis.hypervolume import hypervolume
     from autopeft.records.objectives import DEFAULT_OBJECTIVES
 
@@ -60,12 +60,12 @@ def _curve(run: RunRecord, reference: tuple[float, float]) -> list[float]:
 
 def lenses(run_dir: Path, variants: list[str], references: list[tuple[float, float]]) -> list[Lens]:
     """Every variant at every reference point, summarised by the benchmark's own
-    :func:`~autopeft.benchmark.runner.summarise_runs`; random search (``random``) sets each target."""
-    from autopeft.benchmark.runner import RunRecord, summarise_runs
+    :func:`~autopeft.benchmark.runner.summarise_benchmark`; random search (``random``) sets each target."""
+    from autopeft.benchmark.runner import BenchmarkRun, summarise_benchmark
 
     if "random" not in variants:
         raise SystemExit("--variants: random must be among them (it sets the target)")
-    runs: list[RunRecord] = []
+    runs: list[BenchmarkRun] = []
     for variant in variants:
         files = sorted(run_dir.glob(f"{variant}-seed*.json"))
         if not files:
@@ -73,11 +73,11 @@ def lenses(run_dir: Path, variants: list[str], references: list[tuple[float, flo
                 f"{run_dir}: no {variant}-seed*.json; variants saved there: "
                 f"{sorted({p.name.rsplit('-seed', 1)[0] for p in run_dir.glob('*-seed*.json')})}"
             )
-        runs += [RunRecord.load(p) for p in files]
+        runs += [BenchmarkRun.load(p) for p in files]
     out = []
     for reference in references:
         rescored = [replace(r, hypervolume=_curve(r, reference), reference=list(reference)) for r in runs]
-        summary = summarise_runs(rescored)
+        summary = summarise_benchmark(rescored)
         for v in summary.variants:
             out.append(
                 Lens(

@@ -163,9 +163,9 @@ def _problem(spec: str, surrogate: str, clip: bool = False):
 def _random_runs(directory: str, problem_name: str, trials: int, batch: int) -> list:
     """Random search's saved runs in ``directory`` (the target of a benchmark whose own directory holds
     other variants only, e.g. an ablation of the initial design, which random search does not have)."""
-    from autopeft.benchmark import RunRecord
+    from autopeft.benchmark import BenchmarkRun
 
-    runs = [RunRecord.load(f) for f in sorted(Path(directory).glob("random-seed*.json"))]
+    runs = [BenchmarkRun.load(f) for f in sorted(Path(directory).glob("random-seed*.json"))]
     if not runs:
         raise SystemExit(f"{directory}: no random-seed*.json")
     for r in runs:
@@ -187,7 +187,8 @@ def _nuts(text: str) -> dict[str, int]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     _threads(args.threads)
-    from autopeft.benchmark import best_hypervolume, format_summary_table, plot_summary, run_all, summarise_runs
+    from autopeft.benchmark import best_hypervolume, run_all, summarise_benchmark
+    from autopeft.render import benchmark_table, plot_benchmark
 
     problem = _problem(args.problem, args.surrogate, clip=args.clip)
     out_dir = Path(args.out) if args.out else HERE / "results" / "search_quality" / problem.name
@@ -219,8 +220,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise SystemExit("--random-from replaces the random variant: leave it out of --variants")
         records += _random_runs(args.random_from, problem.name, args.trials, args.batch)
     checkpoints = [t for t in (25, 50, 100) if t <= args.trials]
-    summary = summarise_runs(records, checkpoints, best_hypervolume=best)
-    table = format_summary_table(summary)
+    summary = summarise_benchmark(records, checkpoints, best_hypervolume=best)
+    table = benchmark_table(summary)
     counts = ", ".join(f"{v.variant} {len(v.seeds)}" for v in summary.variants)
     settings = (
         f"Problem `{problem.name}`, {args.trials} trials in batches of {args.batch}, {args.init_trials} initial "
@@ -233,7 +234,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings += f" Random search's runs (the target) are those saved in `{args.random_from}`."
     (out_dir / "summary.md").write_text(settings + "\n\n" + table + "\n")
     (out_dir / "summary.json").write_text(json.dumps(summary.to_dict(), indent=1) + "\n")
-    plot_summary(summary, out_dir / "hypervolume.png", title=f"{problem.name}: median HV (IQR band)")
+    plot_benchmark(summary, out_dir / "hypervolume.png", title=f"{problem.name}: median HV (IQR band)")
     print(settings)
     print(table)
     print(f"wrote {out_dir} ({time.perf_counter() - started:.0f} s)")

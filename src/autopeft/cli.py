@@ -311,7 +311,7 @@ def cmd_space(args: argparse.Namespace) -> int:
 
 
 def _print_front(result: Any) -> None:
-    from autopeft.analysis import pareto_table
+    from autopeft.render import pareto_table
 
     summary = result.summary
     print()
@@ -383,7 +383,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from autopeft import api
-    from autopeft.analysis import format_summary, trials_table
+    from autopeft.render import format_summary, trials_table
 
     result = api.load(args.dir)
     settings, results = result.settings, list(result.trials)
@@ -504,7 +504,7 @@ def cmd_baselines(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from autopeft.runs.report import markdown_table, write_report
+    from autopeft.render import markdown_table, write_report
 
     report = write_report(args.dirs, args.out)
     print(markdown_table(report))

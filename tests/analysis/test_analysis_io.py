@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from autopeft.analysis import write_pareto_json, write_trials_csv
 from autopeft.analysis.pareto import ParetoFront
 from autopeft.records.io import atomic_write_bytes, atomic_write_text
+from autopeft.render import write_pareto_json, write_trials_csv
 
 
 def test_write_text_and_bytes(tmp_path: Path) -> None:

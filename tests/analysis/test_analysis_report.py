@@ -1,20 +1,24 @@
-"""Rendering: config strings, tables, CSV, JSON and the plot."""
+"""Rendering a search: config strings, tables, CSV, JSON and the plots."""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
-from autopeft.analysis import (
-    ParetoFront,
+from autopeft.analysis import ParetoFront, summarise
+from autopeft.records.trial import TrialResult
+from autopeft.render import (
     format_config,
     format_summary,
+    hypervolume_figure,
+    pareto_figure,
     pareto_table,
+    plot_hypervolume,
     plot_pareto,
-    summarise,
     trials_table,
     write_pareto_json,
     write_trials_csv,
@@ -97,48 +101,41 @@ def test_format_summary(study) -> None:
     assert "best: none" in format_summary(summarise([]))
 
 
+def _cell(value: object) -> str:
+    """What a CSV cell holds for ``value`` once read back as text."""
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return str(value)
+
+
 def test_trials_csv_round_trip(tmp_path: Path, study) -> None:
+    """Every scalar field of every trial comes back from its row; each metric and each configuration
+    key has a column of its own; missing values are empty cells."""
     path = write_trials_csv(study, tmp_path / "trials.csv")
     with path.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == len(study)
-    columns = list(rows[0])
-    assert columns[:6] == ["number", "status", "score", "metric", "metric_accuracy", "metric_f1"]
-    assert columns[6:21] == [
-        "peft_params",
-        "peft_params_train",
-        "head_params",
-        "backbone_params",
-        "params_pct",
-        "train_seconds",
-        "eval_seconds",
-        "tokens_per_second",
-        "peak_memory_mb",
-        "proposal_seconds",
-        "seed",
-        "error",
-        "predicted_score",
-        "stopped_at",
-        "config",
-    ]
-    assert columns[21:] == [
-        "config_ia3",
-        "config_layers",
-        "config_lora",
-        "config_parallel",
-        "config_prefix",
-        "config_serial",
-    ]
-    assert len(columns) == 27
-    first, failed, fourth = rows[0], rows[4], rows[3]
-    assert int(first["number"]) == 0 and float(first["score"]) == 0.80
-    assert float(first["params_pct"]) == 0.5 and int(first["peft_params"]) == 500
-    assert json.loads(first["config"]) == study[0].config
-    assert json.loads(first["config_layers"]) == study[0].config["layers"]
-    assert first["config_prefix"] == "3" and first["config_lora"] == ""  # key absent in that config
-    assert fourth["config_ia3"] == "True" and fourth["config_lora"] == "8"
-    assert failed["status"] == "failed" and failed["score"] == "" and failed["metric_accuracy"] == ""
-    assert failed["error"].startswith("TrialError: loss is NaN")
+    # The learning curve (a list of evaluations) is the one field a flat table leaves to the ledger.
+    scalar = [f.name for f in dataclasses.fields(TrialResult) if f.name not in ("curve", "metrics")]
+    metric_names = sorted({name for t in study for name in t.metrics})
+    config_keys = sorted({key for t in study for key in t.config})
+    assert set(rows[0]) == {
+        *scalar,
+        *(f"metric_{name}" for name in metric_names),
+        *(f"config_{key}" for key in config_keys),
+    }
+    for trial, row in zip(study, rows, strict=True):
+        for name in scalar:
+            assert row[name] == _cell(getattr(trial, name)), name
+        for name in metric_names:
+            assert row[f"metric_{name}"] == _cell(trial.metrics.get(name)), name
+        for key in config_keys:
+            assert row[f"config_{key}"] == _cell(trial.config.get(key)), key
+        assert json.loads(row["config"]) == trial.config
+        if trial.score is not None:
+            assert float(row["score"]) == trial.score and float(row["params_pct"]) == trial.params_pct
 
 
 def test_trials_csv_empty(tmp_path: Path) -> None:
@@ -182,14 +179,26 @@ def test_plot_none_complete(tmp_path: Path, make_trial, n_failed: int) -> None:
     _assert_png(plot_pareto(trials, ParetoFront.from_trials(trials), tmp_path / "none" / "p.png"))
 
 
-def test_plot_zero_params_uses_symlog(tmp_path: Path, make_trial) -> None:
+def test_plot_x_axis_is_log_and_symlog_with_zero_params(make_trial) -> None:
+    positive = [make_trial(0, 0.5, 0.1), make_trial(1, 0.8, 2.0)]
+    assert pareto_figure(positive, ParetoFront.from_trials(positive)).axes[0].get_xscale() == "log"
+    # zero parameters (a head-only configuration) cannot sit on a log axis
     trials = [make_trial(0, 0.5, 0.0), make_trial(1, 0.8, 2.0), make_trial(2, 0.6, 3.0)]
-    _assert_png(plot_pareto(trials, ParetoFront.from_trials(trials), tmp_path / "zero" / "p.png"))
+    ax = pareto_figure(trials, ParetoFront.from_trials(trials)).axes[0]
+    assert ax.get_xscale() == "symlog"
+    assert ax.get_xlim()[0] <= 0.0 < 2.0 < 3.0 <= ax.get_xlim()[1]  # every point in view
+
+
+def test_pareto_figure_draws_every_complete_trial(study) -> None:
+    ax = pareto_figure(study, ParetoFront.from_trials(study), title="SST-2 search").axes[0]
+    assert ax.get_title() == "SST-2 search"
+    drawn = {tuple(xy) for collection in ax.collections for xy in collection.get_offsets()}
+    assert drawn == {(t.params_pct, t.score) for t in study if t.ok}
+    texts = sorted(text.get_text() for text in ax.texts)
+    assert texts == ["#0", "#2", "#3", "#5", "1 failed trial not shown"]  # the front's trials are labelled
 
 
 def test_plot_hypervolume_writes_png(tmp_path, make_trial):
-    from autopeft.analysis import plot_hypervolume
-
     trials = [make_trial(0, 0.7, 1.0), make_trial(1, None), make_trial(2, 0.8, 0.5)]
     path = plot_hypervolume(trials, [0.63, 0.63, 0.76], tmp_path / "hv.png", reference_label="ref")
     assert path.read_bytes().startswith(b"\x89PNG")
@@ -197,3 +206,12 @@ def test_plot_hypervolume_writes_png(tmp_path, make_trial):
     assert empty.read_bytes().startswith(b"\x89PNG")
     with pytest.raises(ValueError, match="shape"):
         plot_hypervolume(trials, [0.1], tmp_path / "bad.png")
+
+
+def test_hypervolume_figure_against_trials_and_minutes(make_trial) -> None:
+    trials = [make_trial(0, 0.7, 1.0), make_trial(1, None), make_trial(2, 0.8, 0.5)]  # 14 s each
+    by_count, by_time = hypervolume_figure(trials, [0.63, 0.63, 0.76], reference_label="ref").axes
+    assert list(by_count.get_lines()[0].get_xdata()) == [1, 2, 3]
+    assert list(by_time.get_lines()[0].get_xdata()) == pytest.approx([14 / 60, 28 / 60, 42 / 60])
+    assert list(by_time.get_lines()[0].get_ydata()) == [0.63, 0.63, 0.76]
+    assert by_count.get_ylabel() == "hypervolume (ref)"

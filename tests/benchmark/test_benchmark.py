@@ -5,28 +5,30 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from autopeft.analysis.hypervolume import hypervolume
 from autopeft.benchmark import (
-    RunRecord,
+    BenchmarkRun,
+    BenchmarkSummary,
     SurrogateProblem,
     SyntheticProblem,
     TrialTable,
     best_hypervolume,
     cross_validate,
-    format_summary_table,
-    plot_summary,
     run_all,
     run_one,
-    summarise_runs,
+    summarise_benchmark,
     trials_to_reach,
 )
 from autopeft.benchmark import runner as runner_module
+from autopeft.render import benchmark_figure, benchmark_table, plot_benchmark
 from autopeft.space import PeftConfig, SearchSpace
 
+RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results" / "search_quality"
 SPACE = SearchSpace.named("paper", 4, 16)  # sizes 1, 2, 4, 8, 16
 GP_CHEAP = {"n_candidates": 200, "mc_samples": 32}
 
@@ -85,14 +87,16 @@ def test_runs_are_saved_skipped_on_rerun_and_settings_checked(tmp_path, monkeypa
     assert [(r.variant, r.seed) for r in saved] == [("random", 0), ("random", 1)]  # nothing run
     with pytest.raises(ValueError, match="batch=5"):
         run_all(p, ["random"], [0], tmp_path, trials=10, batch=2, echo=lambda s: None)
-    assert RunRecord.load(tmp_path / "tpe-seed1.json") == first[3]
+    assert BenchmarkRun.load(tmp_path / "tpe-seed1.json") == first[3]
 
 
-def test_summary_table_and_plot(tmp_path) -> None:
-    def record(variant: str, seed: int, curve: list[float]) -> RunRecord:
+def _toy_summary() -> BenchmarkSummary:
+    def record(variant: str, seed: int, curve: list[float]) -> BenchmarkRun:
         n = len(curve)
-        return RunRecord("toy", variant, seed, n, 1, 0, ["c"] * n, [0.5] * n, [0.5] * n, [1.0] * n, curve, [0.1], 1.0,
-                         [0.0, 10.0])  # fmt: skip
+        half = [0.5] * n
+        return BenchmarkRun(
+            "toy", variant, seed, n, 1, 0, ["c"] * n, half, half, [1.0] * n, curve, [0.1], 1.0, [0.0, 10.0]
+        )
 
     records = [
         record("random", 0, [1, 2, 3, 4]),
@@ -101,16 +105,40 @@ def test_summary_table_and_plot(tmp_path) -> None:
         record("gp", 0, [1, 4, 5, 5]),
         record("gp", 1, [2, 3, 4, 6]),
     ]
-    s = summarise_runs(records, checkpoints=(2, 4), best_hypervolume=7.0)
+    return summarise_benchmark(records, checkpoints=(2, 4), best_hypervolume=7.0)
+
+
+def test_summary_by_hand() -> None:
+    s = _toy_summary()
     assert s.target == 4.0  # median of random's final values 4, 2, 5
     by = {v.variant: v for v in s.variants}
     assert by["random"].median == [1, 2, 3, 4] and by["random"].at == {2: 2.0, 4: 4.0}
     assert by["gp"].median == [1.5, 3.5, 4.5, 5.5] and by["gp"].trials_to_target == 3
     assert by["gp"].seed_trials_to_target == [2, 3] and by["random"].seed_trials_to_target == [4, None, 4]
-    table = format_summary_table(s)
-    assert "| gp | 2 | 3.5000 | 5.5000 | 3 (2,3) |" in table and "Best attainable HV" in table
-    assert plot_summary(s, tmp_path / "hv.png").stat().st_size > 1000
     json.dumps(s.to_dict())
+
+
+def test_summary_table_and_plot(tmp_path) -> None:
+    s = _toy_summary()
+    table = benchmark_table(s)
+    assert "| gp | 2 | 3.5000 | 5.5000 | 3 (2,3) |" in table and "Best attainable HV" in table
+    ax = benchmark_figure(s).axes[0]
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels == ["random (3 seeds)", "gp (2 seeds)", "random's final median", "best attainable"]
+    assert ax.get_ylim()[1] > 7.0  # the best attainable HV is in view
+    path = plot_benchmark(s, tmp_path / "hv.png")
+    assert path.read_bytes().startswith(b"\x89PNG") and path.stat().st_size > 1000
+    assert [p.name for p in tmp_path.iterdir()] == ["hv.png"]  # written atomically: no temp file left
+
+
+def test_saved_runs_still_load() -> None:
+    """The runs saved under bench/results/search_quality/ load as they are and are written back unchanged."""
+    saved = sorted(RESULTS.glob("**/*-seed*.json"))
+    assert saved
+    for path in saved:
+        run = BenchmarkRun.load(path)
+        assert len(run.hypervolume) == len(run.configs) <= run.trials
+        assert run.to_json() == path.read_text()
 
 
 def test_small_synthetic_benchmark_model_based_search_wins(tmp_path) -> None:
@@ -127,7 +155,7 @@ def test_small_synthetic_benchmark_model_based_search_wins(tmp_path) -> None:
         optimiser_kwargs={"gp": GP_CHEAP},
         echo=lambda s: None,
     )
-    summary = summarise_runs(records, checkpoints=(30,), best_hypervolume=best_hypervolume(p))
+    summary = summarise_benchmark(records, checkpoints=(30,), best_hypervolume=best_hypervolume(p))
     at = {v.variant: v.at[30] for v in summary.variants}
     assert at["gp"] > at["random"] and at["gp"] > at["tpe"], at
     assert at["gp"] <= summary.best_hypervolume + 1e-9

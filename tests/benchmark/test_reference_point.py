@@ -20,10 +20,10 @@ def _module():
 
 
 def _save(folder: Path, variant: str, seed: int, scores: list[float], params: list[float]) -> None:
-    from autopeft.benchmark.runner import RunRecord, run_path
+    from autopeft.benchmark.runner import BenchmarkRun, run_path
 
     # the hypervolume saved with the run is at the default reference; the script recomputes it
-    run = RunRecord(
+    run = BenchmarkRun(
         problem="hand",
         variant=variant,
         seed=seed,

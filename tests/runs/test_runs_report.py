@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from autopeft.analysis.runs import summarise_runs
 from autopeft.errors import UserError
 from autopeft.methods import BASELINES, Method
 from autopeft.records.trial import TrialResult
+from autopeft.render import markdown_table, plot_runs, runs_figure, write_report
 from autopeft.runs.ledger import RESULTS_FILE, ResultsLedger, RunRecord, RunSpec, read_records
-from autopeft.runs.report import markdown_table, plot_runs, summarise_runs, write_report
 from autopeft.space import PeftConfig
 from autopeft.train.budget import Budget
 
@@ -263,7 +264,11 @@ def test_write_report_writes_three_files(report_dir: Path, tmp_path: Path) -> No
 def test_plot_with_partial_results(tmp_path: Path) -> None:
     # A single method, on one task, with one seed: panels without results must still draw.
     records = [_record(SMALL, "glue/rte", 0, 0.6, 0.1, role="autopeft", source_task="glue/rte")]
-    path = plot_runs(summarise_runs(records), tmp_path / "one.png")
+    report = summarise_runs(records)
+    axes = runs_figure(report).axes
+    assert [ax.get_title() for ax in axes] == ["glue/rte", "average of 1 tasks (methods run on all)"]
+    assert [ax.get_xscale() for ax in axes] == ["log", "log"]
+    path = plot_runs(report, tmp_path / "one.png")
     assert path.read_bytes().startswith(b"\x89PNG")
 
 

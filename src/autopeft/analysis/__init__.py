@@ -1,34 +1,19 @@
-"""Analysis of a study: non-dominated sorting, summaries, and reports drawn from them.
+"""Analysis: what searches and runs found, computed as data objects (numpy; no drawing, no files).
 
-Computing (:mod:`autopeft.analysis.pareto`, numpy only) is kept apart from drawing
-(:mod:`autopeft.analysis.report`: tables, CSV, JSON, matplotlib plot). Files are written atomically
-with :mod:`autopeft.records.io`.
+:mod:`autopeft.analysis.pareto` (non-dominated sorting, the front and a study's summary),
+:mod:`autopeft.analysis.hypervolume` (hypervolume and its curve over a search) and
+:mod:`autopeft.analysis.runs` (the summary of full-fidelity runs). :mod:`autopeft.render` draws them.
 """
 
 from autopeft.analysis.pareto import ParetoFront, StudySummary, objective_values, pareto_mask, summarise
-from autopeft.analysis.report import (
-    format_config,
-    format_summary,
-    pareto_table,
-    plot_hypervolume,
-    plot_pareto,
-    trials_table,
-    write_pareto_json,
-    write_trials_csv,
-)
+from autopeft.analysis.runs import RunsReport, summarise_runs
 
 __all__ = [
     "ParetoFront",
+    "RunsReport",
     "StudySummary",
-    "format_config",
-    "format_summary",
     "objective_values",
     "pareto_mask",
-    "pareto_table",
-    "plot_hypervolume",
-    "plot_pareto",
     "summarise",
-    "trials_table",
-    "write_pareto_json",
-    "write_trials_csv",
+    "summarise_runs",
 ]

@@ -17,7 +17,15 @@ import numpy as np
 from autopeft.records.objectives import DEFAULT_OBJECTIVES, Direction, Objective
 from autopeft.records.trial import TrialResult
 
-__all__ = ["ParetoFront", "StudySummary", "objective_values", "pareto_mask", "summarise"]
+__all__ = [
+    "ParetoFront",
+    "StudySummary",
+    "json_number",
+    "objective_values",
+    "pareto_mask",
+    "short_error",
+    "summarise",
+]
 
 #: Most booleans one block of pairwise comparisons may hold (bounds memory for large n).
 _BLOCK_CELLS = 1 << 22
@@ -94,7 +102,7 @@ def objective_values(trials: Sequence[TrialResult], objectives: Sequence[Objecti
     return values
 
 
-def _json_number(value: float | int | None) -> float | int | None:
+def json_number(value: float | int | None) -> float | int | None:
     """A number as strict JSON allows it: NaN and infinities become None."""
     if value is None or isinstance(value, int):
         return value
@@ -166,14 +174,14 @@ class ParetoFront:
                 "rank": rank,
                 "number": t.number,
                 "config": t.config,
-                "score": _json_number(t.score),
+                "score": json_number(t.score),
                 "metric": t.metric,
-                "metrics": {k: _json_number(v) for k, v in t.metrics.items()},
+                "metrics": {k: json_number(v) for k, v in t.metrics.items()},
                 "peft_params": t.peft_params,
                 "head_params": t.head_params,
                 "backbone_params": t.backbone_params,
-                "params_pct": _json_number(t.params_pct),
-                "train_seconds": _json_number(t.train_seconds),
+                "params_pct": json_number(t.params_pct),
+                "train_seconds": json_number(t.train_seconds),
             }
             for rank, t in enumerate(self.trials)
         ]
@@ -184,8 +192,9 @@ class ParetoFront:
         return {"objectives": objectives, "trials": entries}
 
 
-def _short_error(error: str | None, width: int = 80) -> str:
-    """First non-empty line of an error, whitespace collapsed, cut to ``width`` characters."""
+def short_error(error: str | None, width: int = 80) -> str:
+    """First non-empty line of an error, whitespace collapsed, cut to ``width`` characters (``...``
+    marks a cut). Failures are grouped by it, and tables show it in place of a whole traceback."""
     lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
     text = " ".join(lines[0].split()) if lines else "unknown error"
     return text if len(text) <= width else text[: width - 3] + "..."
@@ -249,8 +258,8 @@ class StudySummary:
         if self.best is not None:
             best = {
                 "number": self.best.number,
-                "score": _json_number(self.best.score),
-                "params_pct": _json_number(self.best.params_pct),
+                "score": json_number(self.best.score),
+                "params_pct": json_number(self.best.params_pct),
                 "config": self.best.config,
             }
         return {
@@ -260,7 +269,7 @@ class StudySummary:
             "n_stopped": self.n_stopped,
             "metric": self.metric,
             "best": best,
-            "train_seconds": _json_number(self.train_seconds),
+            "train_seconds": json_number(self.train_seconds),
             "failures": [{"error": error, "count": count} for error, count in self.failures],
             "front": self.front.to_dict(),
         }
@@ -273,7 +282,7 @@ def summarise(trials: Iterable[TrialResult], objectives: Sequence[Objective] = D
     best = None
     if complete:
         best = min(complete, key=lambda t: (-(t.score or 0.0), t.params_pct, t.number))
-    failures = Counter(_short_error(t.error) for t in trials if t.status == "failed")
+    failures = Counter(short_error(t.error) for t in trials if t.status == "failed")
     return StudySummary(
         trials=trials,
         front=ParetoFront.from_trials(complete, objectives),

@@ -1,7 +1,7 @@
 """The search-quality benchmark: optimisers compared on problems whose every answer is known.
 
 See ``bench/search_quality.py`` for the command, :mod:`autopeft.benchmark.problems` for the problems and
-:mod:`autopeft.benchmark.runner` for runs, summaries and plots.
+:mod:`autopeft.benchmark.runner` for runs and summaries; :mod:`autopeft.render.benchmark` draws them.
 """
 
 from autopeft.benchmark.problems import (
@@ -15,33 +15,29 @@ from autopeft.benchmark.problems import (
 )
 from autopeft.benchmark.runner import (
     VARIANTS,
+    BenchmarkRun,
     BenchmarkSummary,
-    RunRecord,
     best_hypervolume,
-    format_summary_table,
-    plot_summary,
     run_all,
     run_one,
-    summarise_runs,
+    summarise_benchmark,
     trials_to_reach,
 )
 
 __all__ = [
     "SURROGATE_MODELS",
     "VARIANTS",
+    "BenchmarkRun",
     "BenchmarkSummary",
     "Problem",
-    "RunRecord",
     "SurrogateFit",
     "SurrogateProblem",
     "SyntheticProblem",
     "TrialTable",
     "best_hypervolume",
     "cross_validate",
-    "format_summary_table",
-    "plot_summary",
     "run_all",
     "run_one",
-    "summarise_runs",
+    "summarise_benchmark",
     "trials_to_reach",
 ]

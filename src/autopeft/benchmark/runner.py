@@ -5,13 +5,13 @@ of ``batch``: the optimiser is told observed (noisy) scores and exact parameter 
 credits it with the hypervolume of the *true* scores of the configurations it proposed, after each
 trial, with the search's default reference point (score 0, params 10 %), the point the optimisers
 themselves aim at. Each run is saved as one JSON file as soon as it ends, and a rerun skips the runs
-already saved, so a benchmark can be stopped and continued.
+already saved, so a benchmark can be stopped and continued. :func:`summarise_benchmark` computes the
+summary; :mod:`autopeft.render.benchmark` draws it.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -49,8 +49,8 @@ def build_optimiser(variant: str, problem: Problem, seed: int, init_trials: int,
 
 
 @dataclass(frozen=True)
-class RunRecord:
-    """One benchmark run.
+class BenchmarkRun:
+    """One benchmark run, saved as one JSON object (its fields as keys) by :meth:`to_json`.
 
     Args:
         problem, variant, seed, trials, batch, init_trials: what ran.
@@ -81,7 +81,7 @@ class RunRecord:
         return json.dumps(asdict(self)) + "\n"
 
     @classmethod
-    def load(cls, path: str | Path) -> RunRecord:
+    def load(cls, path: str | Path) -> BenchmarkRun:
         return cls(**json.loads(Path(path).read_text()))
 
 
@@ -94,7 +94,7 @@ def run_one(
     batch: int,
     init_trials: int = 10,
     optimiser_kwargs: dict[str, Any] | None = None,
-) -> RunRecord:
+) -> BenchmarkRun:
     """Run one variant with one seed on ``problem`` (see the module docstring)."""
     opt = build_optimiser(variant, problem, seed, init_trials, **(optimiser_kwargs or {}))
     noise = np.random.default_rng([seed, 7919])  # the same noise stream for every variant of a seed
@@ -124,7 +124,7 @@ def run_one(
         ]
     curve = hypervolume_curve(truth, DEFAULT_OBJECTIVES, reference)
 
-    return RunRecord(
+    return BenchmarkRun(
         problem=problem.name,
         variant=variant,
         seed=seed,
@@ -158,7 +158,7 @@ def run_all(
     optimiser_kwargs: dict[str, dict[str, Any]] | None = None,
     echo: Callable[[str], None] = print,
     saved_only: bool = False,
-) -> list[RunRecord]:
+) -> list[BenchmarkRun]:
     """Every (variant, seed) run not yet saved in ``out_dir``; returns all runs of ``variants x seeds``
     (with ``saved_only``, runs nothing and returns the saved ones).
 
@@ -171,7 +171,7 @@ def run_all(
         for seed in seeds:
             path = run_path(out_dir, variant, seed)
             if path.exists():
-                record = RunRecord.load(path)
+                record = BenchmarkRun.load(path)
                 if (record.trials, record.batch, record.init_trials) != (trials, batch, init_trials):
                     raise ValueError(
                         f"{path} was run with trials={record.trials}, batch={record.batch}, "
@@ -253,12 +253,12 @@ class BenchmarkSummary:
         return asdict(self)
 
 
-def summarise_runs(
-    records: Sequence[RunRecord], checkpoints: Sequence[int] = (25, 50, 100), best_hypervolume: float | None = None
+def summarise_benchmark(
+    records: Sequence[BenchmarkRun], checkpoints: Sequence[int] = (25, 50, 100), best_hypervolume: float | None = None
 ) -> BenchmarkSummary:
     """Median and quartile hypervolume curves per variant, and trials to reach random search's final
     median hypervolume."""
-    by_variant: dict[str, list[RunRecord]] = {}
+    by_variant: dict[str, list[BenchmarkRun]] = {}
     for r in records:
         by_variant.setdefault(r.variant, []).append(r)
     curves = {}
@@ -295,60 +295,3 @@ def best_hypervolume(problem: Problem) -> float:
     problem.prime(configs)
     points = np.asarray([[problem.true_score(c), problem.params_pct(c)] for c in configs])
     return hypervolume(points, [o.direction for o in DEFAULT_OBJECTIVES], default_reference(DEFAULT_OBJECTIVES))
-
-
-def format_summary_table(summary: BenchmarkSummary) -> str:
-    """A Markdown table: median HV at each checkpoint, trials to reach the target, median ask time."""
-    heads = [f"HV@{t}" for t in summary.checkpoints]
-    lines = [
-        "| variant | seeds | "
-        + " | ".join(heads)
-        + " | trials to random's final HV (median curve; per seed) | ask s |",
-        "|---|---|" + "---|" * len(heads) + "---|---|",
-    ]
-    for v in summary.variants:
-        cells = [f"{v.at[t]:.4f}" if t in v.at else "–" for t in summary.checkpoints]
-        per_seed = ",".join("–" if n is None else str(n) for n in v.seed_trials_to_target)
-        reach = "–" if v.trials_to_target is None else str(v.trials_to_target)
-        lines.append(
-            f"| {v.variant} | {len(v.seeds)} | " + " | ".join(cells) + f" | {reach} ({per_seed}) | "
-            f"{v.median_ask_seconds:.2f} |"
-        )
-    if summary.target is not None:
-        lines.append("")
-        lines.append(f"Target (random search's median HV at its last trial): {summary.target:.4f}.")
-    if summary.best_hypervolume is not None and math.isfinite(summary.best_hypervolume):
-        lines.append(f"Best attainable HV (true front of the whole space): {summary.best_hypervolume:.4f}.")
-    return "\n".join(lines)
-
-
-def plot_summary(summary: BenchmarkSummary, path: str | Path, title: str = "") -> Path:
-    """Median hypervolume vs. trials with the interquartile band, one line per variant."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for v in summary.variants:
-        x = np.arange(1, len(v.median) + 1)
-        (line,) = ax.plot(x, v.median, label=f"{v.variant} ({len(v.seeds)} seeds)")
-        ax.fill_between(x, v.q25, v.q75, color=line.get_color(), alpha=0.15)
-    if summary.target is not None:
-        ax.axhline(summary.target, color="grey", linestyle=":", label="random's final median")
-    if summary.best_hypervolume is not None:
-        ax.axhline(summary.best_hypervolume, color="black", linestyle="--", label="best attainable")
-    values = [x for v in summary.variants for x in v.q25[len(v.q25) // 10 :]]
-    if values:
-        top = summary.best_hypervolume or max(max(v.q75) for v in summary.variants)
-        ax.set_ylim(min(values), top + 0.02 * (top - min(values) + 1e-9))
-    ax.set_xlabel("trials")
-    ax.set_ylabel("hypervolume (true scores)")
-    ax.set_title(title or summary.problem)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path

@@ -165,7 +165,7 @@ def reproduce(
             specs, out, data_dir=settings.data_dir, device=device, threads=threads, save_adapters=False, echo=echo
         )
         echo(f"== this sitting: {time.perf_counter() - started:.0f} s")
-    from autopeft.runs.report import write_report
+    from autopeft.render import write_report
 
     # relative, so that the committed report does not name this machine's checkout
     report = write_report([os.path.relpath(out)], report_dir)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autopeft.analysis import plot_hypervolume, plot_pareto, summarise, write_pareto_json, write_trials_csv
+from autopeft.analysis import summarise
 from autopeft.analysis.hypervolume import ReferencePoint, hypervolume_curve
 from autopeft.build import ParamTable
 from autopeft.errors import UserError
@@ -41,6 +41,7 @@ from autopeft.records.callbacks import Echo, StopFn
 from autopeft.records.io import atomic_write_text
 from autopeft.records.objectives import Objective
 from autopeft.records.trial import TrialResult
+from autopeft.render import plot_hypervolume, plot_pareto, write_pareto_json, write_trials_csv
 from autopeft.space import PeftConfig, SearchSpace
 from autopeft.study.ledger import STUDY_NAME, Ledger
 from autopeft.study.settings import SETTINGS_FILE, SearchSettings, default_storage, for_directory, load_settings

@@ -1,7 +1,8 @@
-"""Rendering of the analysis data objects: plain-text tables, CSV, JSON and a Pareto plot.
+"""Drawing a search: plain-text tables, ``trials.csv``, ``pareto.json``, and the Pareto and hypervolume plots.
 
-Nothing here computes dominance; it draws what :mod:`autopeft.analysis.pareto` computed. Every file
-is written atomically (:mod:`autopeft.records.io`): a crash never leaves a half-written report.
+Nothing here computes dominance or hypervolume; it draws what :mod:`autopeft.analysis` computed.
+Every file is written atomically (:mod:`autopeft.records.io`): a crash never leaves a half-written
+report.
 """
 
 from __future__ import annotations
@@ -10,21 +11,26 @@ import csv
 import io
 import json
 import math
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from autopeft.analysis.pareto import ParetoFront, StudySummary, _short_error
-from autopeft.records.io import atomic_write_bytes, atomic_write_text
+from autopeft.analysis.pareto import ParetoFront, StudySummary, short_error
+from autopeft.records.io import atomic_write_text
 from autopeft.records.objectives import PARAMS, SCORE, Objective
 from autopeft.records.trial import TrialResult
+from autopeft.render.common import PathLike, aligned_table, log_x_axis, new_figure, save_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "format_config",
     "format_summary",
+    "hypervolume_figure",
+    "pareto_figure",
     "pareto_table",
     "plot_hypervolume",
     "plot_pareto",
@@ -32,8 +38,6 @@ __all__ = [
     "write_pareto_json",
     "write_trials_csv",
 ]
-
-PathLike = str | os.PathLike[str]
 
 #: Module keys in the order :func:`format_config` shows them; other keys follow, sorted.
 _MODULE_ORDER = ("serial", "parallel", "prefix", "lora", "ia3")
@@ -106,26 +110,6 @@ def _fmt_float(value: float | None, spec: str) -> str:
     return format(value, spec)
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> str:
-    """Aligned plain-text table; ``right[k]`` right-aligns column ``k``; the last column is not padded."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        for k, cell in enumerate(row):
-            widths[k] = max(widths[k], len(cell))
-
-    def line(cells: Sequence[str]) -> str:
-        out = []
-        for k, cell in enumerate(cells):
-            if k == len(cells) - 1 and not right[k]:
-                out.append(cell)
-            else:
-                out.append(cell.rjust(widths[k]) if right[k] else cell.ljust(widths[k]))
-        return "  ".join(out).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
-
-
 def _score_header(trials: Iterable[TrialResult]) -> str:
     metrics = {t.metric for t in trials if t.ok}
     return f"score ({metrics.pop()})" if len(metrics) == 1 else "score"
@@ -158,7 +142,7 @@ def trials_table(trials: Iterable[TrialResult]) -> str:
                 ]
             )
         else:
-            error = _short_error(t.error, _ERROR_WIDTH)
+            error = short_error(t.error, _ERROR_WIDTH)
             rows.append(
                 [
                     str(t.number),
@@ -170,7 +154,7 @@ def trials_table(trials: Iterable[TrialResult]) -> str:
                     f"{config}  error: {error}",
                 ]
             )
-    table = _table(headers, rows, right=[True, False, True, True, True, True, False])
+    table = aligned_table(headers, rows, right=[True, False, True, True, True, True, False])
     return table if rows else table + "\n(no trials)"
 
 
@@ -193,7 +177,7 @@ def pareto_table(front: ParetoFront) -> str:
         ]
         for rank, t in enumerate(front.trials)
     ]
-    table = _table(headers, rows, right=[True, True, True, True, True, True, False])
+    table = aligned_table(headers, rows, right=[True, True, True, True, True, True, False])
     return table if rows else table + "\n(empty front: no complete trials)"
 
 
@@ -273,16 +257,6 @@ def write_pareto_json(front: ParetoFront, path: PathLike) -> Path:
 
 
 # ----------------------------------------------------------------------------------------- plot
-def log_x_axis(ax: Any, xs: Sequence[float]) -> None:
-    """A log x axis for parameter percentages ``xs``; symlog when one is zero (zero cannot sit on a
-    log axis: linear near zero, log beyond)."""
-    positive = [x for x in xs if x > 0]
-    if len(positive) == len(xs):
-        ax.set_xscale("log")
-    else:
-        ax.set_xscale("symlog", linthresh=min(positive) if positive else 1e-3)
-
-
 def _objective_label(objectives: Sequence[Objective], attribute: str, default: Objective) -> str:
     for objective in objectives:
         if objective.attribute == attribute:
@@ -290,27 +264,18 @@ def _objective_label(objectives: Sequence[Objective], attribute: str, default: O
     return default.label
 
 
-def plot_pareto(
-    trials: Iterable[TrialResult],
-    front: ParetoFront,
-    path: PathLike,
-    title: str = "Pareto front",
-) -> Path:
-    """Plot score (y) against params % (x, log scale) and write the figure atomically.
+def pareto_figure(trials: Iterable[TrialResult], front: ParetoFront, title: str = "Pareto front") -> Figure:
+    """Draw score (y) against params % (x, log scale) on one axes.
 
     All complete trials are drawn as points; the front's trials are highlighted, labelled with their
     trial numbers, and joined by a step line in order of params % (the attainment curve: each
-    point's score holds until the next point). Failed trials are not plotted (their count is noted).
-    With no complete trial the figure says so. Axis labels come from the front's objectives
-    (attributes ``score`` and ``params_pct``). Drawn with matplotlib's Agg canvas (no display, no
-    global backend change). The format follows the file suffix (``.png`` by default).
+    point's score holds until the next point). Failed and stopped trials are not plotted (their
+    counts are noted). With no complete trial the figure says so. Axis labels come from the front's
+    objectives (attributes ``score`` and ``params_pct``).
 
     Returns:
-        The path written.
+        The figure (7 × 4.8 inches), not yet written.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     trials = list(trials)
     complete = [t for t in trials if t.ok]
     n_failed = sum(1 for t in trials if t.status == "failed")
@@ -321,8 +286,7 @@ def plot_pareto(
         y_label = f"{y_label} ({metrics.pop()})"
     x_label = _objective_label(front.objectives, "params_pct", PARAMS)
 
-    fig = Figure(figsize=(7.0, 4.8), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure(7.0, 4.8)
     ax = fig.add_subplot()
     ax.set_title(title)
     ax.set_xlabel(x_label)
@@ -371,46 +335,52 @@ def plot_pareto(
             fontsize=8,
             transform=ax.transAxes,
         )
-
-    target = Path(path)
-    fmt = target.suffix[1:].lower() or "png"
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format=fmt)
-    return atomic_write_bytes(target, buffer.getvalue())
+    return fig
 
 
-def plot_hypervolume(
+def plot_pareto(
+    trials: Iterable[TrialResult],
+    front: ParetoFront,
+    path: PathLike,
+    title: str = "Pareto front",
+) -> Path:
+    """Draw :func:`pareto_figure` and write it to ``path`` atomically (format from the suffix, PNG
+    by default). Returns the path written."""
+    return save_figure(pareto_figure(trials, front, title), path)
+
+
+def hypervolume_figure(
     trials: Sequence[TrialResult],
     curve: Sequence[float] | np.ndarray,
-    path: PathLike,
     title: str = "Hypervolume",
     reference_label: str = "",
-) -> Path:
-    """Plot the hypervolume after each trial against the trial count and against cumulative trial time
-    (training + evaluation seconds), side by side, and write the figure atomically.
+) -> Figure:
+    """Draw the hypervolume after each trial against the trial count and against cumulative trial time
+    (training + evaluation, in minutes), side by side.
 
     Args:
         trials: the study's trials in the order they finished, shape ``(n,)``.
         curve: hypervolume after each of them, shape ``(n,)`` (see
             :func:`autopeft.analysis.hypervolume.hypervolume_curve`).
-        path: where to write (format from the suffix, PNG by default).
         title: figure title.
         reference_label: how the reference point is described in the y label.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
+    Returns:
+        The figure (9 × 3.8 inches, two axes), not yet written.
+
+    Raises:
+        ValueError: ``curve`` does not have one value per trial.
+    """
     values = np.asarray(curve, dtype=float)
     if values.shape != (len(trials),):
         raise ValueError(f"curve has shape {values.shape}; expected ({len(trials)},)")
-    fig = Figure(figsize=(9.0, 3.8), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure(9.0, 3.8)
     fig.suptitle(title)
-    hours = np.cumsum([t.train_seconds + t.eval_seconds for t in trials]) / 60.0
+    minutes = np.cumsum([t.train_seconds + t.eval_seconds for t in trials]) / 60.0
     ylabel = "hypervolume" + (f" ({reference_label})" if reference_label else "")
     for ax, x, xlabel in (
         (fig.add_subplot(1, 2, 1), np.arange(1, len(trials) + 1), "trials"),
-        (fig.add_subplot(1, 2, 2), hours, "trial time (minutes, cumulative)"),
+        (fig.add_subplot(1, 2, 2), minutes, "trial time (minutes, cumulative)"),
     ):
         if len(trials):
             ax.step(x, values, where="post", color="tab:blue")
@@ -420,7 +390,20 @@ def plot_hypervolume(
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(True, alpha=0.3)
-    buffer = io.BytesIO()
-    target = Path(path)
-    fig.savefig(buffer, format=target.suffix[1:].lower() or "png")
-    return atomic_write_bytes(target, buffer.getvalue())
+    return fig
+
+
+def plot_hypervolume(
+    trials: Sequence[TrialResult],
+    curve: Sequence[float] | np.ndarray,
+    path: PathLike,
+    title: str = "Hypervolume",
+    reference_label: str = "",
+) -> Path:
+    """Draw :func:`hypervolume_figure` and write it to ``path`` atomically (format from the suffix,
+    PNG by default). Returns the path written.
+
+    Raises:
+        ValueError: ``curve`` does not have one value per trial.
+    """
+    return save_figure(hypervolume_figure(trials, curve, title, reference_label), path)

@@ -1,0 +1,52 @@
+"""The layering of the package: data flows one way (records at the ground floor, optimisers and analysis
+above it never reaching into training, the PEFT library named only where models are built)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "autopeft"
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, at the top or inside a function (relative imports resolved)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def _files(folder: str) -> list[Path]:
+    files = sorted((PACKAGE / folder).rglob("*.py"))
+    assert files, folder
+    return files
+
+
+def _project_imports(path: Path) -> set[str]:
+    return {name for name in _imports(path) if name == "autopeft" or name.startswith("autopeft.")}
+
+
+def test_records_import_nothing_else_of_the_project():
+    for path in _files("records"):
+        others = {n for n in _project_imports(path) if not n.startswith("autopeft.records") and n != "autopeft.errors"}
+        assert not others, f"{path.name} imports {sorted(others)}"
+
+
+@pytest.mark.parametrize("folder", ["optim", "analysis"])
+def test_optimisers_and_analysis_never_reach_into_training(folder):
+    below = ("autopeft.train", "autopeft.build", "autopeft.models", "autopeft.study", "autopeft.exec")
+    for path in _files(folder):
+        reached = {n for n in _project_imports(path) if n.startswith(below)}
+        assert not reached, f"{folder}/{path.name} imports {sorted(reached)}"
+
+
+def test_the_scan_sees_imports_inside_functions(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    from autopeft.train.trainer import run_trial\n    import adapters\n")
+    assert _imports(module) == {"autopeft.train.trainer", "adapters"}
