@@ -11,10 +11,11 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from autopeft.modules import MODULES
 from autopeft.optim import MODEL_BASED, OPTIMISERS, Optimiser, make_optimiser, optuna_samplers
 from autopeft.records.objectives import DEFAULT_OBJECTIVES, SCORE
 from autopeft.records.trial import TrialResult
-from autopeft.space import MODULES, PeftConfig, SearchSpace
+from autopeft.space import PeftConfig, SearchSpace
 
 SMALL = SearchSpace.named("paper", 4, 16)  # 15 layer masks x (6^3 - 1) module combinations = 3225
 TINY = SearchSpace("tiny", 2, 16, ("serial",), sizes=(1,))  # 3 valid configurations

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from autopeft.errors import UserError
-from autopeft.space import MODULES, PeftConfig, SearchSpace
+from autopeft.modules import MODULES
+from autopeft.space import PeftConfig, SearchSpace
 
 
 @pytest.mark.parametrize("module", ["serial", "parallel", "prefix", "lora"])
