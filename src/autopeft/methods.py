@@ -9,9 +9,9 @@ A :class:`Method` is one of three kinds:
 The baselines (:data:`BASELINES`) are the paper's comparison methods at the sizes of the literature,
 taken from the ``adapters`` library's own presets: full fine-tuning, each module kind's presets
 (:meth:`autopeft.modules.ModuleKind.presets`, in registration order), then the presets that combine
-kinds (MAM, UniPELT; :func:`autopeft.build.composite_presets`). Bottleneck sizes are reduction factors of the hidden
-size ``H``, so they scale with the model; prefix lengths and ranks are fixed as in the literature.
-``baseline_table(H)`` lists them with the sizes they get on a model of hidden size ``H``.
+kinds (MAM, UniPELT; :func:`autopeft.build.composite_presets`). Bottleneck sizes are reduction factors
+of the hidden size ``H``, so they scale with the model; prefix lengths and ranks are fixed as in the
+literature. ``baseline_table(H)`` lists them with the sizes they get on a model of hidden size ``H``.
 
 Learning rates: every PEFT method trains with the budget's learning rate (the search's, 1e-3 by
 default); full fine-tuning uses :data:`FULL_FT_LEARNING_RATE`, the top of BERT's recommended grid

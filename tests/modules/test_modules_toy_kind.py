@@ -115,6 +115,17 @@ def test_the_parameter_table_measures_the_kind(toy: ModuleKind, tiny_bert) -> No
         assert table.params(config) == build_model(tiny_bert.backbone, config, num_labels=2, seed=0).counts.peft
 
 
+def test_a_configuration_made_before_the_kind_was_registered_has_it_off() -> None:
+    config = PeftConfig(layers=(True, False), serial=3)
+    kind = register(FeedForwardSerialKind("ffn_later", "size", "registered after the configuration"))
+    try:
+        assert config.ffn_later == 0
+        assert config.to_dict()["ffn_later"] == 0
+        assert config == PeftConfig(layers=(True, False), serial=3, ffn_later=0)
+    finally:
+        unregister(kind.name)
+
+
 def test_kinds_with_different_scales_need_the_sizes_given(toy: ModuleKind) -> None:
     half = register(HalfScaleKind("ffn_half", "size", "a serial adapter on a half scale"))
     try:

@@ -60,19 +60,25 @@ class PeftConfig:
     _on: tuple[tuple[str, int | bool], ...]
 
     def __init__(self, layers: Sequence[bool], **modules: Any) -> None:
-        unknown = sorted(set(modules) - set(MODULES))
-        if unknown:
+        if not modules.keys() <= MODULES.keys():
+            unknown = sorted(set(modules) - set(MODULES))
             raise TypeError(f"PeftConfig got unknown module kinds {unknown}; registered: {list(MODULES)}")
-        values = {name: kind.check(modules.get(name, kind.off)) for name, kind in MODULES.items()}
+        on = []
+        for name, kind in MODULES.items():
+            value = kind.check(modules[name]) if name in modules else kind.off
+            # a plain attribute as well: values are read at every encoding and key
+            object.__setattr__(self, name, value)
+            if value:
+                on.append((name, value))
         object.__setattr__(self, "layers", tuple(bool(b) for b in layers))
-        object.__setattr__(self, "_on", tuple((name, value) for name, value in values.items() if value))
+        object.__setattr__(self, "_on", tuple(on))
         if not self.layers:
             raise UserError("layers", self.layers, "needs one bit per transformer layer", "give the bits")
 
     def __getattr__(self, name: str) -> Any:
-        # called only when ordinary lookup fails: a registered kind's value, off unless it is on
+        # called only when ordinary lookup fails: a kind registered after this configuration was made is off
         if name in MODULES:
-            return dict(self._on).get(name, MODULES[name].off)
+            return MODULES[name].off
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __repr__(self) -> str:
