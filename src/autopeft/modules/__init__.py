@@ -14,14 +14,16 @@ Adding a module kind takes three steps:
    and end the file with its registration line, ``register(MY_KIND)``. Read the contract in
    :class:`ModuleKind`'s docstring first (one count per layer, parameters named after the adapter).
 2. **Import the file** below, after the kinds it should follow: the import order is the registration
-   order, which orders configuration fields (dicts, ledgers, descriptions) and the baselines.
+   order, which orders configuration fields (dicts, ledgers, descriptions) and the baselines. A new
+   kind changes no saved configuration: configuration dicts list it only when it is on
+   (:attr:`ModuleKind.listed_when_off` stays False; only the five original kinds set it).
 3. **Search it and test it**: add its name to the named spaces that should search it
    (:data:`autopeft.space.SPACES`; a new name there changes no saved search, an existing space's
    modules do), and add a test in ``tests/modules/`` that builds a model with it and checks that its
-   parameters receive gradients (``tests/modules/test_toy_kind.py`` does this for a kind defined in
+   parameters receive gradients (``tests/modules/test_modules_toy_kind.py`` does this for a kind defined in
    the test).
 
-Code outside the project can skip step 2 and 3: importing its own file registers the kind, and a
+Code outside the project can skip steps 2 and 3: importing its own file registers the kind, and a
 :class:`~autopeft.space.SearchSpace` listing the name searches it.
 """
 

@@ -93,11 +93,16 @@ class ModuleKind(ABC):
             :class:`~autopeft.space.PeftConfig`'s own methods and properties.
         dimension: ``"size"`` or ``"switch"`` (see :data:`DimensionType`).
         description: what the value means, one line for ``autopeft space``.
+        listed_when_off: whether a configuration's dict (ledgers, ``pareto.json``, run keys) lists the
+            kind when it is off. True only for the five kinds the project started with, which saved
+            dicts always list; a kind added later is listed only when on, so that registering it
+            changes no saved configuration and no de-duplication or run key.
     """
 
     name: str
     dimension: DimensionType
     description: str
+    listed_when_off: bool = False
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier() or self.name.startswith("_") or self.name == "layers":

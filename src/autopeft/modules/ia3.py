@@ -23,6 +23,11 @@ class IA3Kind(ModuleKind):
         return (Preset("ia3", "(IA)³", "Liu et al. 2022", adapters.IA3Config().to_dict()),)
 
 
-IA3 = IA3Kind("ia3", "switch", "(IA)³ rescaling of keys, values and the feed-forward activations")
+IA3 = IA3Kind(
+    name="ia3",
+    dimension="switch",
+    description="(IA)³ rescaling of keys, values and the feed-forward activations",
+    listed_when_off=True,  # every saved configuration dict lists it
+)
 
 register(IA3)

@@ -22,6 +22,11 @@ class LoRAKind(ModuleKind):
         return (Preset("lora", "LoRA", "Hu et al. 2022", adapters.LoRAConfig().to_dict()),)
 
 
-LORA = LoRAKind("lora", "size", "LoRA rank (query and value projections)")
+LORA = LoRAKind(
+    name="lora",
+    dimension="size",
+    description="LoRA rank (query and value projections)",
+    listed_when_off=True,  # every saved configuration dict lists it
+)
 
 register(LORA)

@@ -24,6 +24,11 @@ class ParallelKind(ModuleKind):
         return (Preset("parallel", "Parallel adapter", "He et al. 2022", adapters.ParBnConfig().to_dict()),)
 
 
-PARALLEL = ParallelKind("parallel", "size", "parallel adapter bottleneck size (beside the feed-forward sub-layer)")
+PARALLEL = ParallelKind(
+    name="parallel",
+    dimension="size",
+    description="parallel adapter bottleneck size (beside the feed-forward sub-layer)",
+    listed_when_off=True,  # every saved configuration dict lists it
+)
 
 register(PARALLEL)

@@ -27,6 +27,11 @@ class PrefixKind(ModuleKind):
         return (Preset("prefix", "Prefix-tuning", "Li & Liang 2021", adapters.PrefixTuningConfig().to_dict()),)
 
 
-PREFIX = PrefixKind("prefix", "size", "prefix-tuning prefix length (keys and values of self-attention)")
+PREFIX = PrefixKind(
+    name="prefix",
+    dimension="size",
+    description="prefix-tuning prefix length (keys and values of self-attention)",
+    listed_when_off=True,  # every saved configuration dict lists it
+)
 
 register(PREFIX)

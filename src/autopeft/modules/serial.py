@@ -49,6 +49,11 @@ class SerialKind(ModuleKind):
         )
 
 
-SERIAL = SerialKind("serial", "size", "serial adapter bottleneck size (after the attention sub-layer)")
+SERIAL = SerialKind(
+    name="serial",
+    dimension="size",
+    description="serial adapter bottleneck size (after the attention sub-layer)",
+    listed_when_off=True,  # every saved configuration dict lists it
+)
 
 register(SERIAL)

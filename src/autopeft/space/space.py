@@ -105,8 +105,12 @@ class PeftConfig:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"layers": [bool, ...], <kind>: value, ...}`` with every registered kind, in registration order."""
-        return {"layers": list(self.layers), **{name: getattr(self, name) for name in MODULES}}
+        """``{"layers": [bool, ...], <kind>: value, ...}`` in registration order: every kind that is on,
+        and every kind listed when off (:attr:`~autopeft.modules.ModuleKind.listed_when_off`: the
+        built-in kinds, as saved searches hold them)."""
+        values = {name: getattr(self, name) for name, kind in MODULES.items()}
+        listed = {name: v for name, v in values.items() if v or MODULES[name].listed_when_off}
+        return {"layers": list(self.layers), **listed}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PeftConfig:
