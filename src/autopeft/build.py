@@ -1,24 +1,14 @@
-"""Configuration → PEFT-augmented model. The only module that knows the PEFT library (``adapters``).
+"""Configuration → PEFT-augmented model. The build layer: with :mod:`autopeft.modules`, the only code
+that knows the PEFT library (``adapters``).
 
-Each module of :data:`autopeft.space.MODULES` is one ``adapters`` adapter of its own, all active
-together as one ``Stack``:
+Each module kind that is on (:data:`autopeft.modules.MODULES`) becomes one ``adapters`` adapter of its
+own, configured by the kind (:meth:`~autopeft.modules.ModuleKind.adapters_config`) and named
+``autopeft_<kind>``; all are active together as one ``Stack``, in registration order. The layer bits
+become ``leave_out`` lists.
 
-- ``serial``  → ``SeqBnConfig`` after the attention sub-layer (``mh_adapter``);
-- ``parallel`` → ``ParBnConfig`` beside the feed-forward sub-layer (``output_adapter``), as in He et al.;
-- ``prefix``  → ``PrefixTuningConfig`` (keys and values of self-attention);
-- ``lora``    → ``LoRAConfig`` (query and value, alpha = rank);
-- ``ia3``     → ``IA3Config``.
-
-Why the serial adapter sits after attention rather than after the feed-forward block (the paper's
-place): ``adapters`` cannot run a serial and a parallel bottleneck adapter at the same location. A
-``ConfigUnion`` refuses them, and in a ``Stack("seq", "par")`` the parallel adapter replaces the serial
-adapter's output by the sub-layer input, so the serial adapter silently receives no gradient (verified
-with adapters 1.3.0; ``tests/build`` checks every module receives gradients). Keeping the parallel
-adapter at the feed-forward block keeps He et al.'s parallel adapter and the MAM adapter (prefix +
-parallel) inside the space.
-
-The layer bits become ``leave_out`` lists. Bottleneck sizes are set exactly: ``adapters`` computes the
-size as ``int(H // reduction_factor)``, so ``reduction_factor = H / (d + 0.5)`` yields exactly ``d``.
+Baselines (:mod:`autopeft.methods`) are stored as ``adapters``' own JSON dicts; this layer turns them
+back into configurations (:func:`method_configs`), describes them (:func:`describe_adapters`), and
+supplies the library's presets that combine several kinds (:func:`composite_presets`).
 """
 
 from __future__ import annotations
@@ -32,38 +22,22 @@ import torch
 from adapters.methods.prefix_tuning import PrefixTuning, PrefixTuningGroup
 
 from autopeft.errors import TrialError
+from autopeft.modules import MODULES
 from autopeft.space import PeftConfig
 
 HEAD_NAME = "autopeft"
 ADAPTER_PREFIX = "autopeft_"
 
 
-def _reduction_factor(hidden: int, size: int) -> float:
-    return hidden / (size + 0.5)
-
-
 def adapter_configs(config: PeftConfig, hidden_size: int) -> dict[str, Any]:
-    """One ``adapters`` config per module that is on, keyed by adapter name."""
+    """One ``adapters`` config per module that is on, keyed by adapter name, in registration order."""
     leave_out = [i for i, on in enumerate(config.layers) if not on]
-    out: dict[str, Any] = {}
-    if config.serial:
-        out["serial"] = adapters.SeqBnConfig(
-            mh_adapter=True,
-            output_adapter=False,
-            reduction_factor=_reduction_factor(hidden_size, config.serial),
-            leave_out=leave_out,
+    return {
+        ADAPTER_PREFIX + name: MODULES[name].adapters_config(
+            getattr(config, name), leave_out=leave_out, hidden_size=hidden_size
         )
-    if config.parallel:
-        out["parallel"] = adapters.ParBnConfig(
-            reduction_factor=_reduction_factor(hidden_size, config.parallel), leave_out=leave_out
-        )
-    if config.prefix:
-        out["prefix"] = adapters.PrefixTuningConfig(prefix_length=config.prefix, leave_out=leave_out)
-    if config.lora:
-        out["lora"] = adapters.LoRAConfig(r=config.lora, alpha=config.lora, leave_out=leave_out)
-    if config.ia3:
-        out["ia3"] = adapters.IA3Config(leave_out=leave_out)
-    return {ADAPTER_PREFIX + k: v for k, v in out.items()}
+        for name in config.active_modules
+    }
 
 
 @dataclass
@@ -269,16 +243,14 @@ class ParamTable:
     @classmethod
     def measure(cls, backbone: Any, space: Any) -> ParamTable:
         """Measure every (module, size) of ``space`` (a :class:`~autopeft.space.SearchSpace`) on ``backbone``."""
-        from autopeft.space import MODULES
-
         per_layer: dict[tuple[str, int], int] = {}
         total = None
         layers = tuple(i == 0 for i in range(space.num_layers))
         for module in space.modules:
-            sizes = space.sizes if MODULES[module].kind == "size" else (1,)
-            for size in sizes:
-                counts = build_model(backbone, PeftConfig(layers=layers, **{module: size}), num_labels=2, seed=0).counts
-                per_layer[(module, size)] = counts.per_module[module]
+            for value in MODULES[module].choices(space.sizes)[1:]:  # every value but off
+                config = PeftConfig(layers=layers, **{module: value})
+                counts = build_model(backbone, config, num_labels=2, seed=0).counts
+                per_layer[(module, int(value))] = counts.per_module[module]
                 total = counts.backbone
         assert total is not None
         return cls(per_layer=per_layer, backbone=total)
@@ -299,9 +271,53 @@ def build_method(backbone: Any, method: Any, *, num_labels: int, seed: int) -> B
     if method.kind == "config":
         return build_model(backbone, method.config, num_labels=num_labels, seed=seed)
     built = build_adapters(
-        backbone, method.adapter_configs(backbone.config.hidden_size), num_labels=num_labels, seed=seed
+        backbone, method_configs(method, backbone.config.hidden_size), num_labels=num_labels, seed=seed
     )
     for name in built.adapter_names:
         if built.counts.per_module.get(name[len(ADAPTER_PREFIX) :], 0) == 0:
             raise TrialError(f"method {method.name!r} built no parameters")
     return built
+
+
+def method_configs(method: Any, hidden_size: int) -> dict[str, Any]:
+    """``{adapter name: adapters config}`` that build a :class:`~autopeft.methods.Method` on a model of
+    hidden size ``hidden_size``: its configuration's modules, its one stored ``adapters`` configuration
+    (named after the method), or nothing (full fine-tuning)."""
+    if method.kind == "config":
+        return adapter_configs(method.config, hidden_size)
+    if method.kind == "adapters":
+        return {ADAPTER_PREFIX + method.name.replace(".", "_"): adapters.AdapterConfig.load(dict(method.adapters))}
+    return {}
+
+
+def composite_presets() -> dict[str, dict[str, Any]]:
+    """The ``adapters`` library's presets that combine several module kinds, as its JSON dicts: ``mam``
+    (prefix-tuning + parallel adapter, He et al. 2022) and ``unipelt`` (gated serial adapter, prefix and
+    LoRA, Mao et al. 2022). Single-kind presets belong to their kind
+    (:meth:`~autopeft.modules.ModuleKind.presets`)."""
+    return {"mam": adapters.MAMConfig().to_dict(), "unipelt": adapters.UniPELTConfig().to_dict()}
+
+
+def describe_adapters(cfg: dict[str, Any], hidden: int | None) -> str:
+    """What an ``adapters`` configuration dict trains, in a few words: ``"serial adapter 24 after ffn"``,
+    ``"prefix 30 + parallel adapter 192 after ffn"``. Bottleneck sizes are resolved on a model of hidden
+    size ``hidden`` (``H/16`` style when None)."""
+    parts = [describe_adapters(c, hidden) for c in cfg["configs"]] if cfg.get("architecture") == "union" else []
+    if parts:
+        return " + ".join(parts)
+    arch = cfg.get("architecture")
+    if arch == "prefix_tuning":
+        return f"prefix {cfg['prefix_length']}" + (" (gated)" if cfg.get("use_gating") else "")
+    if arch == "lora":
+        if cfg.get("composition_mode") == "scale":
+            return "(IA)³ on " + "/".join(cfg["attn_matrices"]) + (" + ffn" if cfg.get("intermediate_lora") else "")
+        return f"LoRA r={cfg['r']} on " + "/".join(cfg["attn_matrices"]) + (" (gated)" if cfg.get("use_gating") else "")
+    rf = cfg["reduction_factor"]
+    size = f"{int(hidden // rf)}" if hidden else f"H/{rf:g}"
+    where = []
+    if cfg.get("mh_adapter"):
+        where.append("attention")
+    if cfg.get("output_adapter"):
+        where.append("ffn")
+    kind = "parallel" if cfg.get("is_parallel") else "serial"
+    return f"{kind} adapter {size} after {'+'.join(where)}" + (" (gated)" if cfg.get("use_gating") else "")

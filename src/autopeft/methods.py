@@ -7,9 +7,11 @@ A :class:`Method` is one of three kinds:
 - ``full``: full fine-tuning (every backbone parameter trained).
 
 The baselines (:data:`BASELINES`) are the paper's comparison methods at the sizes of the literature,
-taken from the ``adapters`` library's own presets. Bottleneck sizes are reduction factors of the hidden
-size ``H``, so they scale with the model; prefix lengths and ranks are fixed as in the literature.
-``baseline_table(H)`` lists them with the sizes they get on a model of hidden size ``H``.
+taken from the ``adapters`` library's own presets: full fine-tuning, each module kind's presets
+(:meth:`autopeft.modules.ModuleKind.presets`, in registration order), then the presets that combine
+kinds (MAM, UniPELT; :func:`autopeft.build.composite_presets`). Bottleneck sizes are reduction factors
+of the hidden size ``H``, so they scale with the model; prefix lengths and ranks are fixed as in the
+literature. ``baseline_table(H)`` lists them with the sizes they get on a model of hidden size ``H``.
 
 Learning rates: every PEFT method trains with the budget's learning rate (the search's, 1e-3 by
 default); full fine-tuning uses :data:`FULL_FT_LEARNING_RATE`, the top of BERT's recommended grid
@@ -22,7 +24,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from autopeft.build import composite_presets, describe_adapters
 from autopeft.errors import UserError
+from autopeft.modules import MODULES
 from autopeft.space import PeftConfig
 
 MethodKind = Literal["config", "adapters", "full"]
@@ -66,19 +70,6 @@ class Method:
         if self.learning_rate is not None and not self.learning_rate > 0:
             raise UserError("method learning_rate", self.learning_rate, "must be positive", "e.g. 1e-3")
 
-    def adapter_configs(self, hidden_size: int) -> dict[str, Any]:
-        """``{adapter name: adapters config}`` to build (empty for full fine-tuning)."""
-        import adapters
-
-        from autopeft.build import ADAPTER_PREFIX, adapter_configs
-
-        if self.kind == "config":
-            assert self.config is not None
-            return adapter_configs(self.config, hidden_size)
-        if self.kind == "adapters":
-            return {ADAPTER_PREFIX + self.name.replace(".", "_"): adapters.AdapterConfig.load(dict(self.adapters))}
-        return {}
-
     def describe(self, hidden_size: int | None = None) -> str:
         """What is trained, in a few words (sizes resolved when ``hidden_size`` is given)."""
         if self.kind == "full":
@@ -86,7 +77,7 @@ class Method:
         if self.kind == "config":
             assert self.config is not None
             return self.config.describe()
-        return _describe_adapters(self.adapters or {}, hidden_size)
+        return describe_adapters(self.adapters or {}, hidden_size)
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -101,52 +92,29 @@ class Method:
         return cls(**data)
 
 
-def _describe_adapters(cfg: dict[str, Any], hidden: int | None) -> str:
-    parts = [_describe_adapters(c, hidden) for c in cfg["configs"]] if cfg.get("architecture") == "union" else []
-    if parts:
-        return " + ".join(parts)
-    arch = cfg.get("architecture")
-    if arch == "prefix_tuning":
-        return f"prefix {cfg['prefix_length']}" + (" (gated)" if cfg.get("use_gating") else "")
-    if arch == "lora":
-        if cfg.get("composition_mode") == "scale":
-            return "(IA)³ on " + "/".join(cfg["attn_matrices"]) + (" + ffn" if cfg.get("intermediate_lora") else "")
-        return f"LoRA r={cfg['r']} on " + "/".join(cfg["attn_matrices"]) + (" (gated)" if cfg.get("use_gating") else "")
-    rf = cfg["reduction_factor"]
-    size = f"{int(hidden // rf)}" if hidden else f"H/{rf:g}"
-    where = []
-    if cfg.get("mh_adapter"):
-        where.append("attention")
-    if cfg.get("output_adapter"):
-        where.append("ffn")
-    kind = "parallel" if cfg.get("is_parallel") else "serial"
-    return f"{kind} adapter {size} after {'+'.join(where)}" + (" (gated)" if cfg.get("use_gating") else "")
-
-
 def _baselines() -> dict[str, Method]:
-    import adapters
+    def peft(name: str, label: str, cfg: dict[str, Any], source: str) -> Method:
+        return Method(name=name, label=label, kind="adapters", adapters=cfg, source=source)
 
-    def peft(name: str, label: str, cfg: Any, source: str) -> Method:
-        return Method(name=name, label=label, kind="adapters", adapters=cfg.to_dict(), source=source)
-
+    full = Method(
+        name="full",
+        label="Full fine-tuning",
+        kind="full",
+        learning_rate=FULL_FT_LEARNING_RATE,
+        source="Devlin et al. 2019",
+    )
+    single = [peft(p.name, p.label, p.adapters, p.source) for kind in MODULES.values() for p in kind.presets()]
+    composite = composite_presets()
     methods = [
-        Method(
-            name="full",
-            label="Full fine-tuning",
-            kind="full",
-            learning_rate=FULL_FT_LEARNING_RATE,
-            source="Devlin et al. 2019",
-        ),
-        peft("houlsby", "Serial adapter (Houlsby)", adapters.DoubleSeqBnConfig(), "Houlsby et al. 2019; two per layer"),
-        peft("pfeiffer", "Serial adapter (Pfeiffer)", adapters.SeqBnConfig(), "Pfeiffer et al. 2021; one per layer"),
-        peft("parallel", "Parallel adapter", adapters.ParBnConfig(), "He et al. 2022"),
-        peft("prefix", "Prefix-tuning", adapters.PrefixTuningConfig(), "Li & Liang 2021"),
-        peft("lora", "LoRA", adapters.LoRAConfig(), "Hu et al. 2022"),
-        peft("ia3", "(IA)³", adapters.IA3Config(), "Liu et al. 2022"),
-        peft("mam", "MAM adapter", adapters.MAMConfig(), "He et al. 2022; prefix + parallel adapter"),
-        peft("unipelt", "UniPELT", adapters.UniPELTConfig(), "Mao et al. 2022; gated adapter + prefix + LoRA"),
+        full,
+        *single,
+        peft("mam", "MAM adapter", composite["mam"], "He et al. 2022; prefix + parallel adapter"),
+        peft("unipelt", "UniPELT", composite["unipelt"], "Mao et al. 2022; gated adapter + prefix + LoRA"),
     ]
-    return {m.name: m for m in methods}
+    by_name = {m.name: m for m in methods}
+    if len(by_name) != len(methods):
+        raise ValueError(f"two baselines share a name: {[m.name for m in methods]}")
+    return by_name
 
 
 #: The paper's comparison methods, by name, in report order.

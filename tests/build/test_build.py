@@ -7,7 +7,8 @@ import torch
 
 from autopeft.build import build_model
 from autopeft.errors import TrialError
-from autopeft.space import MODULES, PeftConfig, SearchSpace
+from autopeft.modules import MODULES
+from autopeft.space import PeftConfig, SearchSpace
 
 H, L = 32, 3  # the tiny models of tests/conftest.py
 

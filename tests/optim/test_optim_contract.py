@@ -11,10 +11,11 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from autopeft.modules import MODULES
 from autopeft.optim import MODEL_BASED, OPTIMISERS, Optimiser, make_optimiser, optuna_samplers
 from autopeft.records.objectives import DEFAULT_OBJECTIVES, SCORE
 from autopeft.records.trial import TrialResult
-from autopeft.space import MODULES, PeftConfig, SearchSpace
+from autopeft.space import PeftConfig, SearchSpace
 
 #: The default hypervolume reference point of score and params (score 0, params 10 %).
 REF = (0.0, 10.0)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 
 import numpy as np
 import pytest
 
 from autopeft.errors import UserError
-from autopeft.space import MODULES, PeftConfig, SearchSpace
+from autopeft.modules import MODULES
+from autopeft.space import PeftConfig, SearchSpace
 
 
 @pytest.mark.parametrize("module", ["serial", "parallel", "prefix", "lora"])
@@ -59,6 +62,21 @@ def test_json_round_trip(config: PeftConfig) -> None:
     assert again == config
     assert again.key() == config.key()
     assert hash(again) == hash(config)
+
+
+def test_pickle_and_copy_round_trip() -> None:
+    """Executors send configurations to other processes; copies stay equal and immutable."""
+    config = PeftConfig(layers=(True, False, True), serial=12, lora=8, ia3=True)
+    for again in (pickle.loads(pickle.dumps(config)), copy.deepcopy(config), copy.copy(config)):
+        assert again == config and hash(again) == hash(config) and again.key() == config.key()
+        assert again.serial == 12 and again.parallel == 0 and again.ia3 is True
+        with pytest.raises(AttributeError):
+            again.lora = 4  # type: ignore[misc]
+
+
+def test_repr_rebuilds_the_config() -> None:
+    config = PeftConfig(layers=(True, False), parallel=96, ia3=True)
+    assert eval(repr(config)) == config
 
 
 def test_key_is_stable_and_distinguishes_configs() -> None:

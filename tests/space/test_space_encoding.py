@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from autopeft.errors import UserError
-from autopeft.space import MODULES, PeftConfig, SearchSpace
+from autopeft.modules import MODULES
+from autopeft.space import PeftConfig, SearchSpace
 
 
 def _random_valid(space: SearchSpace, rng: np.random.Generator) -> PeftConfig:
@@ -17,7 +18,7 @@ def _random_valid(space: SearchSpace, rng: np.random.Generator) -> PeftConfig:
         layers = tuple(bool(b) for b in rng.integers(0, 2, space.num_layers))
         modules: dict[str, object] = {}
         for m in space.modules:
-            if MODULES[m].kind == "size":
+            if MODULES[m].dimension == "size":
                 i = int(rng.integers(0, len(space.sizes) + 1))
                 modules[m] = 0 if i == 0 else space.sizes[i - 1]
             else:
@@ -65,7 +66,7 @@ def test_layout_matches_module_docstring(space: SearchSpace) -> None:
             value = getattr(config, m)
             code = vec[L + j]
             assert code == int(code)
-            if MODULES[m].kind == "size":
+            if MODULES[m].dimension == "size":
                 if value == 0:
                     assert code == 0.0
                 else:
@@ -104,14 +105,14 @@ def test_bounds(space: SearchSpace) -> None:
     assert bounds.shape == (2, d)
     np.testing.assert_array_equal(bounds[0], np.zeros(d))
     expected_upper = [1.0] * space.num_layers + [
-        float(len(space.sizes)) if MODULES[m].kind == "size" else 1.0 for m in space.modules
+        float(len(space.sizes)) if MODULES[m].dimension == "size" else 1.0 for m in space.modules
     ]
     np.testing.assert_array_equal(bounds[1], expected_upper)
     # the corners decode to the smallest and the largest configuration
     top = space.decode(bounds[1])
     assert all(top.layers)
     for m in space.modules:
-        assert getattr(top, m) == (space.sizes[-1] if MODULES[m].kind == "size" else True)
+        assert getattr(top, m) == (space.sizes[-1] if MODULES[m].dimension == "size" else True)
     assert not space.decode(bounds[0]).is_valid
 
 
@@ -143,7 +144,7 @@ def test_decode_random_real_vectors_lands_on_the_grid() -> None:
         assert len(config.layers) == 5
         for m in space.modules:
             value = getattr(config, m)
-            if MODULES[m].kind == "size":
+            if MODULES[m].dimension == "size":
                 assert value == 0 or value in space.sizes
         # re-encoding a valid decode gives the rounded, clipped vector
         if config.is_valid:

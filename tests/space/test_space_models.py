@@ -9,7 +9,8 @@ import pytest
 from transformers import BertConfig, GPT2Config, LlamaConfig, RobertaConfig, T5Config
 
 from autopeft.errors import UserError
-from autopeft.space import MODULES, SPACES, SearchSpace, size_scale
+from autopeft.modules import MODULES, size_scale
+from autopeft.space import SPACES, SearchSpace
 
 
 def _configs() -> list[tuple[str, Any, int, int]]:

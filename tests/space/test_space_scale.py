@@ -7,7 +7,8 @@ import itertools
 import pytest
 
 from autopeft.errors import UserError
-from autopeft.space import SearchSpace, size_scale
+from autopeft.modules import size_scale
+from autopeft.space import SearchSpace
 
 
 def test_bert_base_scale_is_the_papers() -> None:

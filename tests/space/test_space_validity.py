@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 
 from autopeft.errors import UserError
-from autopeft.space import MODULES, PeftConfig, SearchSpace
+from autopeft.modules import MODULES
+from autopeft.space import PeftConfig, SearchSpace
 
 
 def _brute_force_valid(space: SearchSpace) -> list[PeftConfig]:
     """Every valid member of ``space``, enumerated from PeftConfig values (not from the encoding)."""
-    choices = [(0, *space.sizes) if MODULES[m].kind == "size" else (False, True) for m in space.modules]
+    choices = [(0, *space.sizes) if MODULES[m].dimension == "size" else (False, True) for m in space.modules]
     out = []
     for layers in itertools.product((False, True), repeat=space.num_layers):
         for values in itertools.product(*choices):

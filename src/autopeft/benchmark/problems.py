@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from autopeft.modules import MODULES
 from autopeft.records.trial import TrialResult
-from autopeft.space import MODULES, PeftConfig, SearchSpace
+from autopeft.space import PeftConfig, SearchSpace
 
 if TYPE_CHECKING:
     from autopeft.build import ParamTable
@@ -83,6 +84,11 @@ def _size_index(space: SearchSpace, size: int) -> int:
     return 1 + sorted(space.sizes).index(size)
 
 
+#: The synthetic score's weight of each module's size rank in its capacity: parallel adapters most,
+#: prefixes least.
+_CAPACITY_WEIGHTS: dict[str, float] = {"parallel": 1.0, "serial": 0.6, "prefix": 0.2}
+
+
 @dataclass
 class SyntheticProblem(Problem):
     """A score with known structure over a ``paper``-like space (serial, parallel, prefix).
@@ -106,22 +112,23 @@ class SyntheticProblem(Problem):
     _weights: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        missing = {"serial", "parallel", "prefix"} - set(self.space.modules)
+        missing = set(_CAPACITY_WEIGHTS) - set(self.space.modules)
         if missing:
             raise ValueError(f"space {self.space.name!r} lacks modules {sorted(missing)}")
         w = np.linspace(0.2, 1.0, self.space.num_layers)
         self._weights = w / w.sum()
 
     def true_score(self, config: PeftConfig) -> float:
-        s = {m: _size_index(self.space, int(getattr(config, m))) for m in ("serial", "parallel", "prefix")}
+        # summed in the weights' order, parallel first: the same floating-point sum as the formula
+        ranks = sum(w * _size_index(self.space, int(getattr(config, m))) for m, w in _CAPACITY_WEIGHTS.items())
         top = float(np.asarray(config.layers, dtype=float) @ self._weights)
-        capacity = (s["parallel"] + 0.6 * s["serial"] + 0.2 * s["prefix"]) / len(self.space.sizes)
+        capacity = ranks / len(self.space.sizes)
         unstable = 0.08 if config.parallel == max(self.space.sizes) else 0.0
         return 0.55 + 0.3 * top * (1 - math.exp(-1.5 * capacity)) - unstable
 
     def params_pct(self, config: PeftConfig) -> float:
         h, layers = self.space.hidden_size, len(config.active_layers)
-        per_layer = 2 * h * (config.serial + config.parallel + config.prefix)
+        per_layer = 2 * h * sum(int(getattr(config, m)) for m in _CAPACITY_WEIGHTS)
         return 100.0 * layers * per_layer / (12 * self.space.num_layers * h * h)
 
 
@@ -132,8 +139,8 @@ def features(space: SearchSpace, configs: list[PeftConfig]) -> np.ndarray:
     """Regression features of configurations, shape ``(n, L + m + k + 1)``: the layer bits, each module's
     size rank (0 = off; a switch 0/1), each sized module's log2(1 + size), and the number of layers on."""
     rows = []
-    sized = [m for m in space.modules if MODULES[m].kind == "size"]
-    switches = [m for m in space.modules if MODULES[m].kind != "size"]
+    sized = [m for m in space.modules if MODULES[m].dimension == "size"]
+    switches = [m for m in space.modules if MODULES[m].dimension != "size"]
     for c in configs:
         ranks = [_size_index(space, int(getattr(c, m))) for m in sized] + [int(bool(getattr(c, m))) for m in switches]
         logs = [math.log2(1 + int(getattr(c, m))) for m in sized]

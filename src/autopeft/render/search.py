@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from autopeft.analysis.pareto import ParetoFront, StudySummary, short_error
+from autopeft.modules import MODULES
 from autopeft.records.io import atomic_write_text
 from autopeft.records.objectives import PARAMS, SCORE, Objective
 from autopeft.records.trial import TrialResult
@@ -39,8 +40,6 @@ __all__ = [
     "write_trials_csv",
 ]
 
-#: Module keys in the order :func:`format_config` shows them; other keys follow, sorted.
-_MODULE_ORDER = ("serial", "parallel", "prefix", "lora", "ia3")
 
 #: Fixed CSV columns; ``metric_<name>`` columns follow ``metric``, ``config_<key>`` columns come last.
 _CSV_HEAD = ("number", "status", "score", "metric")
@@ -71,9 +70,10 @@ def format_config(config: dict[str, Any]) -> str:
 
     ``layers`` (a list of on/off flags, one per layer) becomes the indices of the layers that are
     on. Modules that are off (0, False, None) are left out; a module switched on by a flag shows its
-    name only, one with a size shows ``name=size``. Keys other than the known modules (serial,
-    parallel, prefix, lora, ia3) follow in sorted order, so configs with or without ``lora``/``ia3``
-    (or with new keys) all render.
+    name only, one with a size shows ``name=size``. The registered module kinds come first, in
+    registration order (:data:`autopeft.modules.MODULES`, as :meth:`~autopeft.space.PeftConfig.describe`);
+    other keys follow in sorted order, so configs with or without ``lora``/``ia3`` (or with new keys)
+    all render.
     """
     parts: list[str] = []
     if "layers" in config:
@@ -83,8 +83,8 @@ def format_config(config: dict[str, Any]) -> str:
             parts.append(f"L[{','.join(on)}]")
         else:
             parts.append(f"layers={layers}")
-    keys = [k for k in _MODULE_ORDER if k in config]
-    keys += sorted(k for k in config if k != "layers" and k not in _MODULE_ORDER)
+    keys = [k for k in MODULES if k in config]
+    keys += sorted(k for k in config if k != "layers" and k not in MODULES)
     modules = 0
     for key in keys:
         value = config[key]

@@ -1,13 +1,6 @@
-"""The search space as data, sized from the model's own config."""
+"""The search space as data, sized from the model's own config and assembled from the registered module
+kinds (:mod:`autopeft.modules`)."""
 
-from autopeft.space.space import (
-    MODULES,
-    SPACES,
-    Dimension,
-    ModuleSpec,
-    PeftConfig,
-    SearchSpace,
-    size_scale,
-)
+from autopeft.space.space import SPACES, Dimension, PeftConfig, SearchSpace
 
-__all__ = ["MODULES", "SPACES", "Dimension", "ModuleSpec", "PeftConfig", "SearchSpace", "size_scale"]
+__all__ = ["SPACES", "Dimension", "PeftConfig", "SearchSpace"]

@@ -1,8 +1,9 @@
 """The search space: which PEFT modules, how large, in which layers.
 
 A configuration (:class:`PeftConfig`) holds one insertion bit per transformer layer, shared by every
-module (as in the AutoPEFT paper), and one size per module (0 = off). A :class:`SearchSpace` is built
-from a model's own config (layer count, hidden size); nothing here knows model names.
+module (as in the AutoPEFT paper), and one value per registered module kind (:data:`autopeft.modules.MODULES`:
+a size, 0 = off, or an on/off switch). A :class:`SearchSpace` is built from a model's own config (layer
+count, hidden size) and the module kinds it searches; nothing here knows model names or module kinds by name.
 
 Encoding (used by every optimiser): a configuration is a vector of ``len(space.dimensions)`` floats.
 
@@ -16,7 +17,6 @@ Dimensions come in this order: layers 0..L-1, then the modules in the order of `
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,36 +25,7 @@ from typing import Any, Literal
 import numpy as np
 
 from autopeft.errors import UserError
-
-ModuleKind = Literal["size", "switch"]
-
-
-@dataclass(frozen=True)
-class ModuleSpec:
-    """One PEFT building block of the search space.
-
-    Args:
-        name: field name in :class:`PeftConfig` (``"serial"``, ``"parallel"``, ...).
-        kind: ``"size"`` (an integer size, 0 = off) or ``"switch"`` (on/off).
-        description: what the size means, for ``autopeft space``.
-    """
-
-    name: str
-    kind: ModuleKind
-    description: str
-
-
-#: Every module the project knows, declared once. The build layer maps each name to the PEFT library.
-MODULES: dict[str, ModuleSpec] = {
-    m.name: m
-    for m in (
-        ModuleSpec("serial", "size", "serial adapter bottleneck size (after the attention sub-layer)"),
-        ModuleSpec("parallel", "size", "parallel adapter bottleneck size (beside the feed-forward sub-layer)"),
-        ModuleSpec("prefix", "size", "prefix-tuning prefix length (keys and values of self-attention)"),
-        ModuleSpec("lora", "size", "LoRA rank (query and value projections)"),
-        ModuleSpec("ia3", "switch", "(IA)³ rescaling of keys, values and the feed-forward activations"),
-    )
-}
+from autopeft.modules import MODULES, size_scale
 
 #: Named spaces: which modules they search.
 SPACES: dict[str, tuple[str, ...]] = {
@@ -63,60 +34,56 @@ SPACES: dict[str, tuple[str, ...]] = {
 }
 
 
-def size_scale(hidden_size: int) -> tuple[int, ...]:
-    """Sizes derived from the hidden size: ``H, H/2, H/4, ...`` (integer halving) down to 1, ascending.
-
-    For H = 768 this is (1, 3, 6, 12, 24, 48, 96, 192, 384, 768), the paper's scale; for H = 384,
-    (1, 3, 6, 12, 24, 48, 96, 192, 384). 0 (off) is not included.
-    """
-    if hidden_size < 1:
-        raise UserError("hidden_size", hidden_size, "must be a positive integer", "check the model's config")
-    sizes = []
-    s = int(hidden_size)
-    while s > 1:
-        sizes.append(s)
-        s //= 2
-    sizes.append(1)
-    return tuple(sorted(set(sizes)))
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False, repr=False)
 class PeftConfig:
     """One PEFT configuration: where modules go and how large they are.
+
+    ``PeftConfig(layers=(True, False, True), serial=12, ia3=True)`` takes one keyword per registered
+    module kind (:data:`autopeft.modules.MODULES`), each checked and normalised by its kind (a size to
+    ``int``, a switch to ``bool``); kinds not given are off. A kind's value reads as an attribute,
+    ``config.serial``. Configurations are immutable, and equal when their layers and the modules that
+    are on are equal.
 
     Args:
         layers: one bit per transformer layer (index 0 = the layer nearest the embeddings); every
             module present goes into exactly the layers that are on.
-        serial: serial adapter bottleneck size (0 = off).
-        parallel: parallel adapter bottleneck size (0 = off).
-        prefix: prefix length in tokens (0 = off).
-        lora: LoRA rank (0 = off).
-        ia3: (IA)³ on or off.
+        **modules: ``kind name = value``: a size (0 = off) for a sized kind (a serial or parallel
+            adapter's bottleneck, a prefix length, a LoRA rank), ``True``/``False`` for a switch ((IA)³).
+
+    Raises:
+        UserError: a value its kind refuses (naming the kind), or no layer bits.
+        TypeError: a keyword that names no registered kind.
     """
 
     layers: tuple[bool, ...]
-    serial: int = 0
-    parallel: int = 0
-    prefix: int = 0
-    lora: int = 0
-    ia3: bool = False
+    # the modules that are on, as (name, value) in registration order: what equality and hashing compare
+    _on: tuple[tuple[str, int | bool], ...]
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "layers", tuple(bool(b) for b in self.layers))
-        for name, spec in MODULES.items():
-            value = getattr(self, name)
-            if spec.kind == "size":
-                try:
-                    ok = not isinstance(value, bool) and int(value) == value and value >= 0
-                except (TypeError, ValueError, OverflowError):
-                    ok = False
-                if not ok:
-                    raise UserError(name, value, "must be a non-negative integer (0 = off)", "give a size")
-                object.__setattr__(self, name, int(value))
-            else:
-                object.__setattr__(self, name, bool(value))
+    def __init__(self, layers: Sequence[bool], **modules: Any) -> None:
+        if not modules.keys() <= MODULES.keys():
+            unknown = sorted(set(modules) - set(MODULES))
+            raise TypeError(f"PeftConfig got unknown module kinds {unknown}; registered: {list(MODULES)}")
+        on = []
+        for name, kind in MODULES.items():
+            value = kind.check(modules[name]) if name in modules else kind.off
+            # a plain attribute as well: values are read at every encoding and key
+            object.__setattr__(self, name, value)
+            if value:
+                on.append((name, value))
+        object.__setattr__(self, "layers", tuple(bool(b) for b in layers))
+        object.__setattr__(self, "_on", tuple(on))
         if not self.layers:
             raise UserError("layers", self.layers, "needs one bit per transformer layer", "give the bits")
+
+    def __getattr__(self, name: str) -> Any:
+        # called only when ordinary lookup fails: a kind registered after this configuration was made is off
+        if name in MODULES:
+            return MODULES[name].off
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __repr__(self) -> str:
+        modules = "".join(f", {name}={value!r}" for name, value in self._on)
+        return f"{type(self).__name__}(layers={self.layers!r}{modules})"
 
     @property
     def active_layers(self) -> tuple[int, ...]:
@@ -125,8 +92,8 @@ class PeftConfig:
 
     @property
     def active_modules(self) -> tuple[str, ...]:
-        """Names of the modules that are on, in the order of :data:`MODULES`."""
-        return tuple(name for name in MODULES if getattr(self, name))
+        """Names of the modules that are on, in registration order (:data:`autopeft.modules.MODULES`)."""
+        return tuple(name for name, _ in self._on)
 
     @property
     def is_valid(self) -> bool:
@@ -138,13 +105,16 @@ class PeftConfig:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["layers"] = list(self.layers)
-        return d
+        """``{"layers": [bool, ...], <kind>: value, ...}`` in registration order: every kind that is on,
+        and every kind listed when off (:attr:`~autopeft.modules.ModuleKind.listed_when_off`: the
+        built-in kinds, as saved searches hold them)."""
+        values = {name: getattr(self, name) for name, kind in MODULES.items()}
+        listed = {name: v for name, v in values.items() if v or MODULES[name].listed_when_off}
+        return {"layers": list(self.layers), **listed}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PeftConfig:
-        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - {"layers", *MODULES}
         if unknown:
             raise UserError(
                 "config", sorted(unknown), "unknown configuration fields", f"use only {[*MODULES, 'layers']}"
@@ -157,9 +127,7 @@ class PeftConfig:
     def describe(self) -> str:
         """Compact human form, e.g. ``L[3,4,5] parallel=96 prefix=3``."""
         parts = [f"L[{','.join(map(str, self.active_layers))}]"]
-        for name in self.active_modules:
-            value = getattr(self, name)
-            parts.append(name if isinstance(value, bool) else f"{name}={value}")
+        parts += [MODULES[name].describe(value) for name, value in self._on]
         return " ".join(parts)
 
 
@@ -193,8 +161,11 @@ class SearchSpace:
         name: ``"paper"``, ``"extended"`` or a custom name.
         num_layers: transformer layers of the model (one insertion bit each).
         hidden_size: the model's hidden size H (sizes are derived from it).
-        modules: the modules searched, names from :data:`MODULES`.
-        sizes: the non-zero sizes of sized modules; default :func:`size_scale` of H.
+        modules: the module kinds searched, names registered in :data:`autopeft.modules.MODULES`, in
+            encoding order.
+        sizes: the non-zero sizes of every sized module, ascending; default the scale its sized kinds
+            share on a model of hidden size H (:meth:`~autopeft.modules.ModuleKind.scale`, for every
+            built-in kind :func:`~autopeft.modules.size_scale` of H).
     """
 
     name: str
@@ -219,9 +190,17 @@ class SearchSpace:
         if len(set(self.modules)) != len(self.modules):
             raise UserError("modules", self.modules, "a module is listed twice", "list each module once")
         if not self.sizes:
-            object.__setattr__(self, "sizes", size_scale(self.hidden_size))
+            object.__setattr__(self, "sizes", self._shared_scale())
         if any(s < 1 for s in self.sizes) or list(self.sizes) != sorted(set(self.sizes)):
             raise UserError("sizes", self.sizes, "must be distinct positive integers, ascending", "fix sizes")
+
+    def _shared_scale(self) -> tuple[int, ...]:
+        """The one size scale of this space's sized kinds (:func:`size_scale` of H if it has none)."""
+        kinds = [MODULES[m] for m in self.modules if MODULES[m].dimension == "size"]
+        scales = {kind.scale(self.hidden_size) for kind in kinds} or {size_scale(self.hidden_size)}
+        if len(scales) > 1:
+            raise UserError("sizes", (), f"the modules {self.modules} declare different size scales", "give the sizes")
+        return scales.pop()
 
     @classmethod
     def named(cls, name: str, num_layers: int, hidden_size: int) -> SearchSpace:
@@ -251,29 +230,26 @@ class SearchSpace:
 
     @property
     def dimensions(self) -> tuple[Dimension, ...]:
-        dims = [Dimension(f"layer_{i}", "bit", (False, True)) for i in range(self.num_layers)]
-        for m in self.modules:
-            if MODULES[m].kind == "size":
-                dims.append(Dimension(m, "ordinal", (0, *self.sizes)))
-            else:
-                dims.append(Dimension(m, "bit", (False, True)))
-        return tuple(dims)
+        layers = [Dimension(f"layer_{i}", "bit", (False, True)) for i in range(self.num_layers)]
+        modules = [
+            Dimension(m, "ordinal" if MODULES[m].dimension == "size" else "bit", MODULES[m].choices(self.sizes))
+            for m in self.modules
+        ]
+        return (*layers, *modules)
 
     @property
     def size(self) -> int:
         """Number of valid configurations."""
         module_combos = 1
         for m in self.modules:
-            module_combos *= len(self.sizes) + 1 if MODULES[m].kind == "size" else 2
+            module_combos *= len(MODULES[m].choices(self.sizes))
         return (2**self.num_layers - 1) * (module_combos - 1)
 
     def encode(self, config: PeftConfig) -> np.ndarray:
         """Configuration → vector, shape ``(len(self.dimensions),)``, float64 (see module docstring)."""
         self.check(config)
         values: list[float] = [float(b) for b in config.layers]
-        for m in self.modules:
-            v = getattr(config, m)
-            values.append(float(self.sizes.index(v) + 1) if MODULES[m].kind == "size" and v else float(v))
+        values += [float(MODULES[m].choices(self.sizes).index(getattr(config, m))) for m in self.modules]
         return np.asarray(values, dtype=np.float64)
 
     def decode(self, vector: Sequence[float] | np.ndarray) -> PeftConfig:
@@ -300,11 +276,11 @@ class SearchSpace:
                 f"this space has {self.num_layers} layers",
                 f"give {self.num_layers} layer bits",
             )
-        for m in MODULES:
+        for m, kind in MODULES.items():
             v = getattr(config, m)
             if m not in self.modules and v:
                 raise UserError(m, v, f"module is not in the {self.name!r} space", f"search {self.modules}")
-            if m in self.modules and MODULES[m].kind == "size" and v and v not in self.sizes:
+            if m in self.modules and v not in kind.choices(self.sizes):
                 raise UserError(m, v, "size is not on this space's scale", f"use one of {self.sizes}")
         if not config.is_valid:
             raise UserError(

@@ -1,0 +1,160 @@
+"""What a PEFT module kind declares: its dimension of the search space, its sizes, how it is built and
+described, and its literature presets.
+
+A module kind is a :class:`ModuleKind` instance, registered once (:func:`autopeft.modules.register`).
+Everything else reads the registry: a configuration (:class:`~autopeft.space.PeftConfig`) holds one
+value per registered kind, a search space (:class:`~autopeft.space.SearchSpace`) has one dimension per
+kind it searches, the build layer asks each kind that is on for its ``adapters`` configuration, and the
+baselines include each kind's presets.
+
+Nothing here imports the PEFT library at import time: kinds import ``adapters`` inside
+:meth:`ModuleKind.adapters_config` and :meth:`ModuleKind.presets`, so that the space and the
+optimisers load without torch.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from autopeft.errors import UserError
+
+#: ``"size"``: a non-negative integer, 0 = off (a bottleneck size, a prefix length, a rank);
+#: ``"switch"``: on or off (a bool).
+DimensionType = Literal["size", "switch"]
+
+
+def size_scale(hidden_size: int) -> tuple[int, ...]:
+    """Sizes derived from the hidden size: ``H, H/2, H/4, ...`` (integer halving) down to 1, ascending.
+
+    For H = 768 this is (1, 3, 6, 12, 24, 48, 96, 192, 384, 768), the paper's scale; for H = 384,
+    (1, 3, 6, 12, 24, 48, 96, 192, 384). 0 (off) is not included.
+    """
+    if hidden_size < 1:
+        raise UserError("hidden_size", hidden_size, "must be a positive integer", "check the model's config")
+    sizes = []
+    s = int(hidden_size)
+    while s > 1:
+        sizes.append(s)
+        s //= 2
+    sizes.append(1)
+    return tuple(sorted(set(sizes)))
+
+
+def reduction_factor(hidden_size: int, size: int) -> float:
+    """The ``adapters`` reduction factor that gives a bottleneck of exactly ``size`` units on a model of
+    hidden size ``hidden_size``.
+
+    ``adapters`` computes the bottleneck as ``int(H // reduction_factor)``; ``H / (size + 0.5)`` lies
+    strictly between ``H / (size + 1)`` and ``H / size``, so the floor is ``size`` despite rounding.
+    """
+    return hidden_size / (size + 0.5)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A configuration of one module kind from the literature: a baseline of ``autopeft baselines``.
+
+    Args:
+        name: identifier in results, run keys and ``--methods`` (letters, digits, ``-``, ``_``, ``.``).
+        label: display name in reports.
+        source: the citation, and what is special about it (for example ``"two per layer"``).
+        adapters: the ``adapters`` configuration as the library's own JSON dict (``AdapterConfig.to_dict()``);
+            sizes given as reduction factors scale with the model's hidden size.
+    """
+
+    name: str
+    label: str
+    source: str
+    adapters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ModuleKind(ABC):
+    """One kind of PEFT module (serial adapter, LoRA, ...), declared once.
+
+    A subclass implements :meth:`adapters_config` (and, if the kind has any, :meth:`presets`); one
+    instance of it is registered under :attr:`name`.
+
+    Contract:
+
+    - a value of the kind is ``0``/``False`` (off) or a positive size / ``True`` (on), checked by
+      :meth:`check`;
+    - the module goes into every layer that is on and no other, and its deployed parameter count is the
+      same in each layer it occupies (the parameter table multiplies one layer's count by the layers on);
+    - every parameter it adds has the adapter's name as one component of its parameter name (as
+      ``adapters`` names them), and every one of them receives a gradient when the model trains.
+
+    Args:
+        name: the kind's identifier: the keyword of :class:`~autopeft.space.PeftConfig` and its key in
+            configuration dicts, ledgers and reports, and the suffix of the built adapter's name. A Python
+            identifier not starting with ``_``, other than ``layers`` and the names of
+            :class:`~autopeft.space.PeftConfig`'s own methods and properties.
+        dimension: ``"size"`` or ``"switch"`` (see :data:`DimensionType`).
+        description: what the value means, one line for ``autopeft space``.
+        listed_when_off: whether a configuration's dict (ledgers, ``pareto.json``, run keys) lists the
+            kind when it is off. True only for the five kinds the project started with, which saved
+            dicts always list; a kind added later is listed only when on, so that registering it
+            changes no saved configuration and no de-duplication or run key.
+    """
+
+    name: str
+    dimension: DimensionType
+    description: str
+    listed_when_off: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier() or self.name.startswith("_") or self.name == "layers":
+            raise ValueError(f"module kind name {self.name!r} must be an identifier, not 'layers' or private")
+        if self.dimension not in ("size", "switch"):
+            raise ValueError(f"module kind {self.name!r}: dimension must be 'size' or 'switch', not {self.dimension!r}")
+
+    @property
+    def off(self) -> int | bool:
+        """The value that leaves the module out: ``0`` for a size, ``False`` for a switch."""
+        return 0 if self.dimension == "size" else False
+
+    def scale(self, hidden_size: int) -> tuple[int, ...]:
+        """The non-zero sizes a sized kind takes on a model of hidden size ``hidden_size``, ascending
+        (default :func:`size_scale`). A space whose sized kinds share one scale uses it by default."""
+        return size_scale(hidden_size)
+
+    def choices(self, sizes: tuple[int, ...]) -> tuple[int | bool, ...]:
+        """The values of this kind's dimension in a space whose sized kinds take ``sizes``, in encoding
+        order, off first: ``(0, *sizes)`` for a size, ``(False, True)`` for a switch."""
+        return (0, *sizes) if self.dimension == "size" else (False, True)
+
+    def check(self, value: Any) -> int | bool:
+        """``value`` normalised to ``int`` (a size) or ``bool`` (a switch).
+
+        Raises:
+            UserError: naming this kind, if a size is not a non-negative integer.
+        """
+        if self.dimension == "switch":
+            return bool(value)
+        try:
+            ok = not isinstance(value, bool) and int(value) == value and value >= 0
+        except (TypeError, ValueError, OverflowError):
+            ok = False
+        if not ok:
+            raise UserError(self.name, value, "must be a non-negative integer (0 = off)", "give a size")
+        return int(value)
+
+    def describe(self, value: int | bool) -> str:
+        """A value that is on in compact form: ``serial=12`` for a size, ``ia3`` for a switch."""
+        return self.name if self.dimension == "switch" else f"{self.name}={value}"
+
+    @abstractmethod
+    def adapters_config(self, value: int | bool, *, leave_out: list[int], hidden_size: int) -> Any:
+        """The ``adapters`` configuration (an ``adapters.AdapterConfig``) of this module, built alone.
+
+        Args:
+            value: the module's value, on (a positive size, or ``True``).
+            leave_out: indices of the transformer layers that get no module (ascending).
+            hidden_size: the model's hidden size H.
+        """
+
+    def presets(self) -> tuple[Preset, ...]:
+        """This kind's configurations from the literature, in report order (none by default)."""
+        return ()
