@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from autopeft.analysis.report import format_config
 
 from autopeft.build import ParamTable, build_model
 from autopeft.errors import UserError
 from autopeft.modules import MODULES, ModuleKind, reduction_factor, register, size_scale, unregister
+from autopeft.render import format_config
 from autopeft.space import Dimension, PeftConfig, SearchSpace
 
 H, L = 32, 3  # the tiny models of tests/conftest.py
