@@ -14,11 +14,14 @@ supplies the library's presets that combine several kinds (:func:`composite_pres
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import adapters
 import torch
+from adapters.composition import Stack
 from adapters.methods.prefix_tuning import PrefixTuning, PrefixTuningGroup
 
 from autopeft.errors import TrialError
@@ -202,8 +205,6 @@ def build_adapters(
         seed: seeds the initialisation of the adapters and the head.
         share_prefix: see :func:`build_model`.
     """
-    from adapters.composition import Stack
-
     model = copy.deepcopy(backbone)
     torch.manual_seed(seed)
     for name, cfg in configs.items():
@@ -321,3 +322,56 @@ def describe_adapters(cfg: dict[str, Any], hidden: int | None) -> str:
         where.append("ffn")
     kind = "parallel" if cfg.get("is_parallel") else "serial"
     return f"{kind} adapter {size} after {'+'.join(where)}" + (" (gated)" if cfg.get("use_gating") else "")
+
+
+# ------------------------------------------------------------------------------------ load and save
+#: The file that tells how to put saved adapters back together (see :func:`load_saved_adapters`).
+SAVED_MANIFEST = "autopeft.json"
+
+
+def load_backbone(ref: str) -> Any:
+    """The pretrained backbone at ``ref`` (a directory or a hub name) as a flexible-head model without
+    heads, in evaluation mode."""
+    backbone = adapters.AutoAdapterModel.from_pretrained(ref)
+    backbone.eval()
+    return backbone
+
+
+def backbone_from_config(config: Any) -> Any:
+    """A randomly initialised backbone from a ``transformers`` config (tests, benchmarks)."""
+    backbone = adapters.AutoAdapterModel.from_config(config)
+    backbone.eval()
+    return backbone
+
+
+def save_trained(model: Any, names: tuple[str, ...], folder: Path) -> None:
+    """Save a trained model's PEFT modules (one folder per adapter name) and its head (``head/``) in the
+    ``adapters`` library's own format, so that they load with the library alone."""
+    for name in names:
+        model.save_adapter(str(folder / name), name, with_head=False)
+    model.save_head(str(folder / "head"), HEAD_NAME)
+
+
+def load_saved_adapters(model: Any, folder: str | Path) -> tuple[str, ...]:
+    """Load adapters saved by a run into an ``adapters`` model (``AutoAdapterModel`` of the same
+    backbone) and activate them with their head; returns the adapter names in stack order.
+
+    Uses the ``adapters`` library alone (``load_adapter``, ``load_head``); the manifest only says the
+    order of the stack. A user can do the same by hand::
+
+        model = adapters.AutoAdapterModel.from_pretrained("sentence-transformers/all-MiniLM-L6-v2")
+        for name in manifest["stack"]:
+            model.load_adapter(f"{folder}/{name}", with_head=False)
+        model.load_head(f"{folder}/head")
+        model.set_active_adapters(Stack(*manifest["stack"])); model.active_head = manifest["head"]
+    """
+    folder = Path(folder)
+    manifest = json.loads((folder / SAVED_MANIFEST).read_text())
+    names = tuple(manifest["stack"])
+    for name in names:
+        model.load_adapter(str(folder / name), with_head=False)
+    model.load_head(str(folder / "head"))
+    if names:
+        model.set_active_adapters(Stack(*names))
+    model.active_head = manifest["head"]
+    return names

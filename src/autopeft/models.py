@@ -95,21 +95,18 @@ class BaseModel:
     @classmethod
     def load(cls, name: str) -> BaseModel:
         """Load ``--model`` from its alias, directory or hub name."""
-        import adapters
         from transformers import AutoTokenizer
+
+        from autopeft.build import load_backbone
 
         ref = resolve_model(name)
         load_model_config(name)  # raises a clear UserError before the (slower) weight load
         tokenizer = AutoTokenizer.from_pretrained(ref)
-        backbone = adapters.AutoAdapterModel.from_pretrained(ref)
-        backbone.eval()
-        return cls(name=name, backbone=backbone, tokenizer=tokenizer)
+        return cls(name=name, backbone=load_backbone(ref), tokenizer=tokenizer)
 
     @classmethod
     def from_config(cls, config: Any, tokenizer: Any, name: str = "random") -> BaseModel:
         """A randomly initialised backbone from a ``transformers`` config (tests, benchmarks)."""
-        import adapters
+        from autopeft.build import backbone_from_config
 
-        backbone = adapters.AutoAdapterModel.from_config(config)
-        backbone.eval()
-        return cls(name=name, backbone=backbone, tokenizer=tokenizer)
+        return cls(name=name, backbone=backbone_from_config(config), tokenizer=tokenizer)

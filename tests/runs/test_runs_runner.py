@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
+from autopeft.build import SAVED_MANIFEST, load_saved_adapters
 from autopeft.errors import UserError
 from autopeft.methods import BASELINES, Method
 from autopeft.records.trial import TrialResult
-from autopeft.runs import ResultsLedger, RunRecord, RunSpec, load_saved_adapters, run_specs
-from autopeft.runs.runner import SAVED_MANIFEST
+from autopeft.runs import ResultsLedger, RunRecord, RunSpec, run_specs
 from autopeft.space import PeftConfig
 from autopeft.tasks import load_task
 from autopeft.train.data import collate, prepare_final_data

@@ -50,3 +50,12 @@ def test_the_scan_sees_imports_inside_functions(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from autopeft.train.trainer import run_trial\n    import adapters\n")
     assert _imports(module) == {"autopeft.train.trainer", "adapters"}
+
+
+def test_only_the_modules_and_the_build_layer_name_the_peft_library():
+    allowed = {PACKAGE / "build.py", *(PACKAGE / "modules").rglob("*.py")}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path in allowed:
+            continue
+        named = {n for n in _imports(path) if n == "adapters" or n.startswith(("adapters.", "peft"))}
+        assert not named, f"{path.relative_to(PACKAGE)} imports {sorted(named)}"

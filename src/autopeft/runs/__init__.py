@@ -6,7 +6,7 @@ ledgers alone.
 """
 
 from autopeft.runs.ledger import RESULTS_FILE, ResultsLedger, RunRecord, RunSpec
-from autopeft.runs.runner import load_saved_adapters, run_specs
+from autopeft.runs.runner import run_specs
 from autopeft.runs.select import pick_from_search
 
 __all__ = [
@@ -14,7 +14,6 @@ __all__ = [
     "ResultsLedger",
     "RunRecord",
     "RunSpec",
-    "load_saved_adapters",
     "pick_from_search",
     "run_specs",
 ]

@@ -11,16 +11,13 @@ from typing import Any
 
 import torch
 
-from autopeft.build import HEAD_NAME
+from autopeft.build import HEAD_NAME, SAVED_MANIFEST, save_trained
 from autopeft.models import BaseModel
 from autopeft.records.callbacks import Echo
 from autopeft.runs.ledger import ResultsLedger, RunRecord, RunSpec
 from autopeft.tasks import load_task
 from autopeft.train.data import PreparedData, prepare_final_data
 from autopeft.train.trainer import run_trial
-
-#: The file that tells how to put saved adapters back together (see :func:`load_saved_adapters`).
-SAVED_MANIFEST = "autopeft.json"
 
 
 @dataclass
@@ -49,9 +46,7 @@ def _saver(out_dir: Path, spec: RunSpec, labels: tuple[str, ...] | None) -> Call
     def save(model: Any, names: tuple[str, ...]) -> None:
         folder = out_dir / _save_dir(spec)
         folder.mkdir(parents=True, exist_ok=True)
-        for name in names:
-            model.save_adapter(str(folder / name), name, with_head=False)
-        model.save_head(str(folder / "head"), HEAD_NAME)
+        save_trained(model, names, folder)
         manifest = {
             "stack": list(names),
             "head": HEAD_NAME,
@@ -64,33 +59,6 @@ def _saver(out_dir: Path, spec: RunSpec, labels: tuple[str, ...] | None) -> Call
         (folder / SAVED_MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
 
     return save
-
-
-def load_saved_adapters(model: Any, folder: str | Path) -> tuple[str, ...]:
-    """Load adapters saved by a run into an ``adapters`` model (``AutoAdapterModel`` of the same
-    backbone) and activate them with their head; returns the adapter names in stack order.
-
-    Uses the ``adapters`` library alone (``load_adapter``, ``load_head``); the manifest only says the
-    order of the stack. A user can do the same by hand::
-
-        model = adapters.AutoAdapterModel.from_pretrained("sentence-transformers/all-MiniLM-L6-v2")
-        for name in manifest["stack"]:
-            model.load_adapter(f"{folder}/{name}", with_head=False)
-        model.load_head(f"{folder}/head")
-        model.set_active_adapters(Stack(*manifest["stack"])); model.active_head = manifest["head"]
-    """
-    from adapters.composition import Stack
-
-    folder = Path(folder)
-    manifest = json.loads((folder / SAVED_MANIFEST).read_text())
-    names = tuple(manifest["stack"])
-    for name in names:
-        model.load_adapter(str(folder / name), with_head=False)
-    model.load_head(str(folder / "head"))
-    if names:
-        model.set_active_adapters(Stack(*names))
-    model.active_head = manifest["head"]
-    return names
 
 
 def run_specs(
