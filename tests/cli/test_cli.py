@@ -88,6 +88,21 @@ def test_bad_local_files(tmp_path, capsys, content, extra, needle):
     assert not out.exists()
 
 
+def test_library_errors_name_the_flags_that_set_their_fields(tmp_path, capsys, toy_search_args):
+    """The library names fields (``train_examples``); the CLI shows each, in the fix too, as its flag."""
+    out = tmp_path / "s"
+    assert main(toy_search_args(out, "--train-examples", "290")) == EXIT_USAGE  # 260 left after 40 held out
+    err = capsys.readouterr().err
+    fix = err.split("Fix:")[1]
+    assert err.startswith("autopeft: error: --train-examples=290:") and "--val-examples" in fix, err
+    assert "--train-examples" in fix and "_examples" not in err and "`" not in err, err
+    data = _write(tmp_path / "r.csv", "sentence,score\na,x\n")
+    regression = ["--text-columns", "sentence", "--label-column", "score", "--task-kind", "regression"]
+    assert main(_search(out, *regression, task=str(data))) == EXIT_USAGE
+    assert "--task-kind classification" in capsys.readouterr().err.split("Fix:")[1]
+    assert not out.exists()
+
+
 def test_unknown_label_in_a_known_task(tmp_path, capsys):
     root = tmp_path / "data" / "glue" / "SST-2"
     root.mkdir(parents=True)
@@ -178,6 +193,7 @@ def test_retrain_transfer_baselines_report_end_to_end(tmp_path, capsys, cb_searc
     [
         (["transfer", "DIR", "--tasks", ","], "--tasks"),
         (["retrain", "DIR", "--pick", "a"], "--pick"),
+        (["retrain", "DIR", "--pick", "99"], "--pick"),
         (["retrain", "DIR", "--budgets", "x"], "--budgets"),
         (["retrain", "DIR", "--seeds", "0"], "--seeds"),
         (["baselines", "--task", "glue/rte", "--methods", "nope"], "--methods"),

@@ -26,12 +26,12 @@ def test_optuna_backed_names(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["bogus", "", "TPE", "nsga-ii", "SAAS"])
-def test_unknown_name_is_a_user_error_naming_the_flag(name: str) -> None:
+def test_unknown_name_is_a_user_error_naming_the_field(name: str) -> None:
     with pytest.raises(UserError) as err:
         make_optimiser(name, SPACE)
-    assert err.value.field == "--optimizer"
+    assert err.value.field == "optimizer"
     assert err.value.value == name
     message = str(err.value)
-    assert "--optimizer" in message
+    assert "optimizer" in message
     for known in OPTIMISERS:
         assert known in message

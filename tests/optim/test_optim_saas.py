@@ -51,7 +51,7 @@ def test_missing_jax_is_a_user_error_with_the_fix(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "numpyro", None)  # import numpyro raises ImportError
     with pytest.raises(UserError) as err:
         make_optimiser("saas", SMALL)
-    assert err.value.field == "--optimizer" and "fully-bayesian" in str(err.value) and "gp" in str(err.value)
+    assert err.value.field == "optimizer" and "fully-bayesian" in str(err.value) and "gp" in str(err.value)
 
 
 def test_compiled_programs_are_cached(monkeypatch, tmp_path) -> None:

@@ -241,8 +241,8 @@ def test_a_user_reference_point_is_used_and_part_of_the_search(tmp_path, toy_csv
     ("kw", "field"),
     [
         ({"batch": 0}, "--batch"),
-        ({"objectives": ("params", "score")}, "--objectives"),
-        ({"objectives": ("score", "params", "flops")}, "--objectives"),
+        ({"objectives": ("params", "score")}, "objectives"),
+        ({"objectives": ("score", "params", "flops")}, "objectives"),
         ({"reference": {"time": 10.0}}, "--reference"),
         ({"reference": {"score": float("nan")}}, "--reference"),
         ({"optimizer": "bogus"}, "--optimizer"),

@@ -157,14 +157,14 @@ def _check(err: pytest.ExceptionInfo[UserError], field: str, value: object, *fra
 @pytest.mark.parametrize(
     ("train_examples", "val_examples", "field", "value", "fragments"),
     [
-        (10, 0, "--val-examples", 0, ("at least 1",)),
-        (10, -3, "--val-examples", -3, ("at least 1",)),
-        (10, 2.5, "--val-examples", 2.5, ("whole number",)),
-        (0, 10, "--train-examples", 0, ("at least 1",)),
-        (True, 10, "--train-examples", True, ("whole number",)),
-        (None, 300, "--val-examples", 300, ("only 300",)),
-        (None, 400, "--val-examples", 400, ("only 300",)),
-        (251, 50, "--train-examples", 251, ("250 examples left", "has 300", "at most 250")),
+        (10, 0, "val_examples", 0, ("at least 1",)),
+        (10, -3, "val_examples", -3, ("at least 1",)),
+        (10, 2.5, "val_examples", 2.5, ("whole number",)),
+        (0, 10, "train_examples", 0, ("at least 1",)),
+        (True, 10, "train_examples", True, ("whole number",)),
+        (None, 300, "val_examples", 300, ("only 300",)),
+        (None, 400, "val_examples", 400, ("only 300",)),
+        (251, 50, "train_examples", 251, ("250 examples left", "has 300", "at most 250")),
     ],
 )
 def test_bad_sizes_are_user_errors(

@@ -109,11 +109,23 @@ def test_probed_evaluations_leave_training_and_the_final_score_unchanged(tiny_be
     assert all(x.train_seconds < y.train_seconds for x, y in zip(b.curve, b.curve[1:], strict=False))
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("train_examples", 0), ("batch_size", 2.5), ("warmup_ratio", 1.0), ("weight_decay", -0.1), ("group_by_length", 1)],
+)
+def test_a_bad_budget_value_names_its_field(field, value):
+    from autopeft.errors import UserError
+
+    with pytest.raises(UserError) as err:
+        Budget(**{field: value})
+    assert err.value.field == field and err.value.value == value
+
+
 @pytest.mark.parametrize("value", [0, -5, 2.5])
 def test_probe_examples_is_checked(value):
     from autopeft.errors import UserError
 
-    with pytest.raises(UserError, match="--probe-examples"):
+    with pytest.raises(UserError, match="probe_examples"):
         _budget(probe_examples=value)
 
 
@@ -221,7 +233,7 @@ def test_a_budget_saved_before_standardising_reads_as_raw_targets():
     saved = Budget().to_dict()
     del saved["standardise_targets"]
     assert Budget.from_dict(saved).standardise_targets is False and Budget().standardise_targets is True
-    with pytest.raises(UserError, match="--standardise-targets"):
+    with pytest.raises(UserError, match="standardise_targets"):
         Budget(standardise_targets="yes")
 
 

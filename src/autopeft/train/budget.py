@@ -11,8 +11,8 @@ from autopeft.errors import UserError
 
 @dataclass(frozen=True)
 class Budget:
-    """Explicit training budget of a trial. Field names map to CLI flags (``train_examples`` →
-    ``--train-examples``).
+    """Explicit training budget of a trial. A bad value raises :class:`~autopeft.errors.UserError` naming
+    its field.
 
     Args:
         train_examples: training examples drawn (seeded, stratified) from the task's training split,
@@ -68,8 +68,7 @@ class Budget:
             if value is None and allow_none:
                 return
             if value is None or isinstance(value, bool) or not value > 0:
-                flag = "--" + name.replace("_", "-")
-                raise UserError(flag, value, "must be a positive number", f"give {flag} a value above 0")
+                raise UserError(name, value, "must be a positive number", f"give `{name}` a value above 0")
 
         positive("train_examples", self.train_examples, allow_none=True)
         positive("val_examples", self.val_examples)
@@ -83,12 +82,11 @@ class Budget:
         positive("eval_batch_size", self.eval_batch_size)
         for name in ("group_by_length", "standardise_targets"):
             if not isinstance(getattr(self, name), bool):
-                flag = "--" + name.replace("_", "-")
-                raise UserError(flag, getattr(self, name), "must be on or off", "use on or off")
+                raise UserError(name, getattr(self, name), "must be on or off", "use on or off")
         if not 0 <= self.warmup_ratio < 1:
-            raise UserError("--warmup-ratio", self.warmup_ratio, "must be in [0, 1)", "use e.g. 0.06")
+            raise UserError("warmup_ratio", self.warmup_ratio, "must be in [0, 1)", "use e.g. 0.06")
         if self.weight_decay < 0:
-            raise UserError("--weight-decay", self.weight_decay, "must be >= 0", "use e.g. 0.0 or 0.01")
+            raise UserError("weight_decay", self.weight_decay, "must be >= 0", "use e.g. 0.0 or 0.01")
         for name in (
             "train_examples",
             "val_examples",
@@ -101,8 +99,7 @@ class Budget:
         ):
             value = getattr(self, name)
             if value is not None and int(value) != value:
-                flag = "--" + name.replace("_", "-")
-                raise UserError(flag, value, "must be a whole number", f"give {flag} an integer")
+                raise UserError(name, value, "must be a whole number", f"give `{name}` an integer")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
