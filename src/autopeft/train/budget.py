@@ -36,16 +36,14 @@ class Budget:
             within windows of :data:`~autopeft.train.data.GROUP_WINDOW` batches, and the batches
             shuffled), so that little padding is computed: on GLUE with dynamic padding, random
             batches compute 1.4-2.6x the real tokens, grouped ones 1.05-1.24x; a demo trial takes
-            half the time at the same score. A budget saved before this field existed reads as
-            False (its trials were run without grouping).
+            half the time at the same score.
         standardise_targets: regression tasks train on targets standardised with the training
             examples' mean and standard deviation, and the head is rescaled after training so that
             the model predicts in the task's own units (classification is unaffected). Measured on
             STS-B with MiniLM (1,000 examples, 2 epochs, lr 1e-3): with raw 0-5 targets, prefix-tuning
             and the parallel adapter collapse to a constant prediction (dev Spearman 0.04, predictions'
             std 0.0006-0.005); standardised, they reach 0.57 and 0.29, while Houlsby's adapter is
-            unchanged (0.71 and 0.72). A budget saved before this field existed reads as False (its
-            trials trained on raw targets).
+            unchanged (0.71 and 0.72).
     """
 
     train_examples: int | None = 2000
@@ -106,9 +104,9 @@ class Budget:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Budget:
+        """A saved budget; a field it lacks takes the constructor's default."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:
             raise UserError("budget", sorted(unknown), "unknown budget fields", f"use only {sorted(known)}")
-        # saved before these fields existed: those trials ran on random batches and raw targets
-        return cls(**{"group_by_length": False, "standardise_targets": False, **data})
+        return cls(**data)
