@@ -153,6 +153,23 @@ def test_bad_search_flags_exit_2_and_write_nothing(tmp_path, capsys, toy_search_
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    "other",
+    [["--space", "extended"], ["--objectives", "score,params,time", "--optimizer", "gp"]],
+    ids=["another-space", "other-objectives"],
+)
+def test_another_search_under_a_shared_study_name_exits_2(tmp_path, capsys, toy_search_args, other):
+    """One study of a shared storage cannot hold two searches: another space, or objectives that the
+    recorded reference point and the optimiser cannot serve, is bad input naming the study."""
+    shared = ["--storage", f"sqlite:///{tmp_path / 'shared.db'}", "--study-name", "s", "--optimizer", "random"]
+    shared += ["--trials", "1", "--train-examples", "40"]
+    assert main(toy_search_args(tmp_path / "first", *shared)) == 0
+    capsys.readouterr()
+    assert main(toy_search_args(tmp_path / "second", *shared, *other)) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("autopeft: error: --study-name='s':") and "--storage" in err.split("Fix:")[1], err
+
+
 def test_batch_objectives_reference_end_to_end(tmp_path, capsys, toy_search_args):
     out = tmp_path / "s"
     extra = ["--optimizer", "random", "--trials", "3", "--batch", "2", "--train-examples", "100"]

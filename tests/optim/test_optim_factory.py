@@ -17,6 +17,12 @@ def test_names() -> None:
     assert len(set(OPTIMISERS)) == len(OPTIMISERS)
 
 
+def test_init_trials_below_zero_is_a_user_error_naming_the_field() -> None:
+    with pytest.raises(UserError) as err:
+        make_optimiser("gp", SPACE, init_trials=-1)
+    assert (err.value.field, err.value.value) == ("init_trials", -1)
+
+
 @pytest.mark.parametrize("name", ["random", "nsga2", "tpe"])
 def test_optuna_backed_names(name: str) -> None:
     opt = make_optimiser(name, SPACE, seed=3)
