@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import statistics
 import sys
 from collections.abc import Callable, Sequence
@@ -231,7 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(name, help=help_text)
         p.add_argument("dir", help="a search directory")
-        p.add_argument("--pick", default=None, help="Pareto indices as `autopeft show` lists them, e.g. 0,2")
+        # dest: the field of pick_from_search it sets, so that the library's errors about it name --pick
+        p.add_argument(
+            "--pick", dest="pareto", metavar="PICK", help="Pareto indices as `autopeft show` lists them, e.g. 0,2"
+        )
         p.add_argument("--trials", default=None, help="trial numbers, e.g. 12,40")
         p.add_argument(
             "--budgets",
@@ -431,7 +435,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     settings = load_settings(args.dir)
     methods = pick_from_search(
         args.dir,
-        pareto=_int_list("--pick", args.pick),
+        pareto=_int_list("--pick", args.pareto),
         trials=_int_list("--trials", args.trials),
         budgets=_float_list("--budgets", args.budgets),
     )
@@ -546,6 +550,41 @@ COMMANDS = {
 }
 
 
+#: A setting a library message names in backticks: `` `name` `` or `` `name=value` `` (see autopeft.errors).
+_NAMED_SETTING = re.compile(r"`(\w+)(?:=([^`]*))?`")
+
+
+def _flags_by_field(parser: argparse.ArgumentParser, command: str) -> dict[str, str]:
+    """The field each flag sets → that flag (``train_examples`` → ``--train-examples``): the flags of
+    ``command`` first, then those of the other subcommands (a setting ``resume`` reads from a search's
+    settings is shown as the flag of ``search`` that set it)."""
+    # argparse offers no public list of a parser's options; its actions are where dest and flag meet
+    (commands,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    flags: dict[str, str] = {}
+    for name in (command, *commands.choices):
+        for action in commands.choices[name]._actions:
+            if action.option_strings and action.dest != "help":
+                flags.setdefault(action.dest, max(action.option_strings, key=len))
+    return flags
+
+
+def _as_flags(exc: UserError, flags: dict[str, str]) -> UserError:
+    """``exc`` as a user of the command line reads it: each setting named by the flag that set it."""
+
+    def flag(match: re.Match[str]) -> str:
+        name, value = match.groups()
+        if name not in flags:
+            return match.group(0)
+        return flags[name] if value is None else f"{flags[name]} {value}"
+
+    return UserError(
+        flags.get(exc.field, exc.field),
+        exc.value,
+        _NAMED_SETTING.sub(flag, exc.problem),
+        _NAMED_SETTING.sub(flag, exc.fix),
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -553,7 +592,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except UserError as exc:
-        print(f"autopeft: error: {exc}", file=sys.stderr)
+        print(f"autopeft: error: {_as_flags(exc, _flags_by_field(parser, args.command))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("autopeft: interrupted; `autopeft resume DIR` continues a search", file=sys.stderr)

@@ -128,7 +128,7 @@ def parse_baselines(text: str) -> list[Method]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in BASELINES]
     if unknown or not names:
-        raise UserError("--methods", text, f"unknown baselines {unknown}", f"use all or some of {list(BASELINES)}")
+        raise UserError("methods", text, f"unknown baselines {unknown}", f"use all or some of {list(BASELINES)}")
     return [BASELINES[n] for n in names]
 
 

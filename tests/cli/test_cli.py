@@ -88,6 +88,21 @@ def test_bad_local_files(tmp_path, capsys, content, extra, needle):
     assert not out.exists()
 
 
+def test_library_errors_name_the_flags_that_set_their_fields(tmp_path, capsys, toy_search_args):
+    """The library names fields (``train_examples``); the CLI shows each, in the fix too, as its flag."""
+    out = tmp_path / "s"
+    assert main(toy_search_args(out, "--train-examples", "290")) == EXIT_USAGE  # 260 left after 40 held out
+    err = capsys.readouterr().err
+    fix = err.split("Fix:")[1]
+    assert err.startswith("autopeft: error: --train-examples=290:") and "--val-examples" in fix, err
+    assert "--train-examples" in fix and "_examples" not in err and "`" not in err, err
+    data = _write(tmp_path / "r.csv", "sentence,score\na,x\n")
+    regression = ["--text-columns", "sentence", "--label-column", "score", "--task-kind", "regression"]
+    assert main(_search(out, *regression, task=str(data))) == EXIT_USAGE
+    assert "--task-kind classification" in capsys.readouterr().err.split("Fix:")[1]
+    assert not out.exists()
+
+
 def test_unknown_label_in_a_known_task(tmp_path, capsys):
     root = tmp_path / "data" / "glue" / "SST-2"
     root.mkdir(parents=True)
@@ -138,6 +153,23 @@ def test_bad_search_flags_exit_2_and_write_nothing(tmp_path, capsys, toy_search_
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    "other",
+    [["--space", "extended"], ["--objectives", "score,params,time", "--optimizer", "gp"]],
+    ids=["another-space", "other-objectives"],
+)
+def test_another_search_under_a_shared_study_name_exits_2(tmp_path, capsys, toy_search_args, other):
+    """One study of a shared storage cannot hold two searches: another space, or objectives that the
+    recorded reference point and the optimiser cannot serve, is bad input naming the study."""
+    shared = ["--storage", f"sqlite:///{tmp_path / 'shared.db'}", "--study-name", "s", "--optimizer", "random"]
+    shared += ["--trials", "1", "--train-examples", "40"]
+    assert main(toy_search_args(tmp_path / "first", *shared)) == 0
+    capsys.readouterr()
+    assert main(toy_search_args(tmp_path / "second", *shared, *other)) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("autopeft: error: --study-name='s':") and "--storage" in err.split("Fix:")[1], err
+
+
 def test_batch_objectives_reference_end_to_end(tmp_path, capsys, toy_search_args):
     out = tmp_path / "s"
     extra = ["--optimizer", "random", "--trials", "3", "--batch", "2", "--train-examples", "100"]
@@ -178,6 +210,7 @@ def test_retrain_transfer_baselines_report_end_to_end(tmp_path, capsys, cb_searc
     [
         (["transfer", "DIR", "--tasks", ","], "--tasks"),
         (["retrain", "DIR", "--pick", "a"], "--pick"),
+        (["retrain", "DIR", "--pick", "99"], "--pick"),
         (["retrain", "DIR", "--budgets", "x"], "--budgets"),
         (["retrain", "DIR", "--seeds", "0"], "--seeds"),
         (["baselines", "--task", "glue/rte", "--methods", "nope"], "--methods"),

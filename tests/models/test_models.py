@@ -27,14 +27,14 @@ def test_local_directory(tiny_model_dir):
 def test_directory_without_config(tmp_path):
     with pytest.raises(UserError, match=r"config\.json") as err:
         resolve_model(str(tmp_path))
-    assert err.value.field == "--model"
+    assert err.value.field == "model"
 
 
 @pytest.mark.parametrize("name", ["", "  ", "./missing", "/no/such/dir", "a/b/c"])
 def test_bad_names(name):
     with pytest.raises(UserError) as err:
         resolve_model(name)
-    assert err.value.field == "--model"
+    assert err.value.field == "model"
 
 
 def test_hub_names_go_to_transformers(monkeypatch):
@@ -55,5 +55,5 @@ def test_hub_names_go_to_transformers(monkeypatch):
     assert load_model_config("org/known").num_hidden_layers == 2
     with pytest.raises(UserError, match="cannot load its config") as err:
         load_model_config("org/unknown")
-    assert err.value.field == "--model" and err.value.value == "org/unknown"
+    assert err.value.field == "model" and err.value.value == "org/unknown"
     assert seen == ["org/known", "org/unknown"]

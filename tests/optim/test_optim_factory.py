@@ -13,10 +13,18 @@ REF = (0.0, 10.0)
 SPACE = SearchSpace.named("paper", 3, 16)
 
 
-def test_names() -> None:
-    assert set(OPTIMISERS) == {"saas", "saas-map", "gp", "random", "nsga2", "tpe"}
-    assert OPTIMISERS[0] == "saas"  # the default
-    assert len(set(OPTIMISERS)) == len(OPTIMISERS)
+@pytest.mark.parametrize("name", OPTIMISERS)
+def test_every_listed_name_makes_an_optimiser_that_proposes(name: str) -> None:
+    opt = make_optimiser(name, SPACE, seed=0, init_trials=2, reference=REF)
+    proposals = opt.ask(2)
+    assert len(proposals) == 2 and all(c.is_valid and SPACE.contains(c) for c in proposals)
+    assert proposals[0].key() != proposals[1].key()
+
+
+def test_init_trials_below_zero_is_a_user_error_naming_the_field() -> None:
+    with pytest.raises(UserError) as err:
+        make_optimiser("gp", SPACE, init_trials=-1, reference=REF)
+    assert (err.value.field, err.value.value) == ("init_trials", -1)
 
 
 @pytest.mark.parametrize("name", ["random", "nsga2", "tpe"])
@@ -28,12 +36,12 @@ def test_optuna_backed_names(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["bogus", "", "TPE", "nsga-ii", "SAAS"])
-def test_unknown_name_is_a_user_error_naming_the_flag(name: str) -> None:
+def test_unknown_name_is_a_user_error_naming_the_field(name: str) -> None:
     with pytest.raises(UserError) as err:
         make_optimiser(name, SPACE, reference=REF)
-    assert err.value.field == "--optimizer"
+    assert err.value.field == "optimizer"
     assert err.value.value == name
     message = str(err.value)
-    assert "--optimizer" in message
+    assert "optimizer" in message
     for known in OPTIMISERS:
         assert known in message

@@ -35,12 +35,14 @@ def saas(seed: int = 0, **kwargs) -> SaasOptimiser:
     )
 
 
-def test_default_and_registered() -> None:
-    assert OPTIMISERS[0] == "saas"
-    opt = make_optimiser("saas", SMALL, seed=2, init_trials=3, param_fn=exact_params, reference=[0.5, 5.0])
+def test_the_default_name_makes_saas_with_its_settings() -> None:
+    opt = make_optimiser(OPTIMISERS[0], SMALL, seed=2, init_trials=3, param_fn=exact_params, reference=[0.5, 5.0])
     assert isinstance(opt, SaasOptimiser)
     assert (opt.seed, opt.init_trials, opt.reference.tolist()) == (2, 3, [0.5, 5.0])
-    assert (opt.warmup_steps, opt.num_samples, opt.thinning) == (256, 128, 16)
+    # the NUTS budget it samples with: the documented defaults, which keep num_samples // thinning draws
+    nuts = (opt.warmup_steps, opt.num_samples, opt.thinning)
+    assert nuts == (botorch_saas.WARMUP_STEPS, botorch_saas.NUM_SAMPLES, botorch_saas.THINNING)
+    assert opt.num_samples // opt.thinning >= 1
 
 
 def test_bad_nuts_settings() -> None:
@@ -54,7 +56,7 @@ def test_missing_jax_is_a_user_error_with_the_fix(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "numpyro", None)  # import numpyro raises ImportError
     with pytest.raises(UserError) as err:
         make_optimiser("saas", SMALL, reference=REF)
-    assert err.value.field == "--optimizer" and "fully-bayesian" in str(err.value) and "gp" in str(err.value)
+    assert err.value.field == "optimizer" and "fully-bayesian" in str(err.value) and "gp" in str(err.value)
 
 
 def test_compiled_programs_are_cached(monkeypatch, tmp_path) -> None:

@@ -53,7 +53,7 @@ def test_method_round_trip_and_validation():
         Method(name="a b", label="x", kind="full")
     with pytest.raises(UserError, match="config"):
         Method(name="a", label="x", kind="config")
-    with pytest.raises(UserError, match="--methods"):
+    with pytest.raises(UserError, match="methods"):
         parse_baselines("lora,nope")
     assert [m.name for m in parse_baselines("ia3,lora")] == ["ia3", "lora"]
     assert len(parse_baselines("all")) == len(BASELINES)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from autopeft.errors import UserError
 from autopeft.methods import BASELINES, Method
 from autopeft.records.trial import TrialResult
 from autopeft.runs import ResultsLedger, RunRecord, RunSpec, run_specs
+from autopeft.runs.ledger import RESULTS_FILE
 from autopeft.space import PeftConfig
 from autopeft.tasks import load_task
 from autopeft.train.data import collate, prepare_final_data
@@ -164,7 +166,8 @@ def test_run_keys_of_existing_ledgers_stay_valid():
 
 def test_standardised_targets_change_the_key_of_regression_runs_only():
     """On STS-B, standardised targets are a different experiment (a ledger on raw targets must not
-    count it as done); raw targets keep the key of records made before the field existed."""
+    count it as done); raw targets keep the key of records made before the field existed, which
+    spell it out as false."""
     from autopeft.methods import BASELINES
     from autopeft.runs.ledger import RunSpec
     from autopeft.train.budget import Budget
@@ -172,10 +175,24 @@ def test_standardised_targets_change_the_key_of_regression_runs_only():
     def key(task: str, **budget) -> str:
         return RunSpec("minilm", task, BASELINES["lora"], 0, Budget(**budget)).key
 
-    old = RunSpec("minilm", "glue/stsb", BASELINES["lora"], 0, Budget(standardise_targets=False)).to_dict()
-    del old["budget"]["standardise_targets"]  # as a record made before the field existed
-    assert RunSpec.from_dict(old).key == key("glue/stsb", standardise_targets=False)
+    raw = RunSpec("minilm", "glue/stsb", BASELINES["lora"], 0, Budget(standardise_targets=False)).to_dict()
+    assert RunSpec.from_dict(raw).key == key("glue/stsb", standardise_targets=False)
+    without_it = copy.deepcopy(raw)
+    del without_it["budget"]["standardise_targets"]
+    assert RunSpec.from_dict(without_it).key == key("glue/stsb")  # a missing field takes the default
     assert key("glue/stsb", standardise_targets=True) != key("glue/stsb", standardise_targets=False)
     assert key("glue/sst2", standardise_targets=True) == key("glue/sst2", standardise_targets=False)
     # a local task's kind is unknown to the key: the field counts (a rerun rather than a wrong skip)
     assert key("/data/my-task", standardise_targets=True) != key("/data/my-task", standardise_targets=False)
+
+
+@pytest.mark.parametrize("ledger", ["results", "stsb_standardised/results"])
+def test_the_committed_ledgers_read_back_with_the_keys_they_were_written_with(ledger):
+    """A resumed reproduction skips the runs of its ledger by key: every committed record must still
+    read back with the key written beside it."""
+    path = Path(__file__).resolve().parents[2] / "bench" / "repro" / ledger / RESULTS_FILE
+    lines = path.read_text().splitlines()
+    assert lines
+    for line in lines:
+        data = json.loads(line)
+        assert RunRecord.from_dict(data).key == data["key"]

@@ -34,7 +34,7 @@ def test_a_configuration_picked_twice_is_kept_once(cb_search):
 
 @pytest.mark.parametrize(
     ("kwargs", "field"),
-    [({"pareto": [99]}, "--pick"), ({"trials": [999]}, "--trials"), ({"budgets": [1e-9]}, "--budgets")],
+    [({"pareto": [99]}, "pareto"), ({"trials": [999]}, "trials"), ({"budgets": [1e-9]}, "budgets")],
 )
 def test_a_selector_that_selects_nothing_is_refused(cb_search, kwargs, field):
     with pytest.raises(UserError, match=field):

@@ -88,14 +88,19 @@ def test_explicit_encoding_example() -> None:
     np.testing.assert_array_equal(extended.encode(config), [1, 0, 0, 0, 0, 10, 1])
 
 
-def test_module_docstring_documents_the_layout() -> None:
-    import autopeft.space.space as module
-
-    doc = module.__doc__ or ""
-    assert "bit" in doc
-    assert "ordinal" in doc
-    assert "0 = off" in doc
-    assert "layers 0..L-1, then the modules" in doc
+@pytest.mark.parametrize("space", SPACES_UNDER_TEST, ids=IDS)
+def test_layout_is_layer_bits_then_one_ordinal_per_module(space: SearchSpace) -> None:
+    """Entries 0..L-1 are the layers' bits; then one entry per module, in the space's order: 0 = off,
+    i = the module's i-th size (1 = on for an on/off module)."""
+    n_layers = space.num_layers
+    for k, module in enumerate(space.modules):
+        values = space.sizes if MODULES[module].kind == "size" else (True,)
+        for level, value in enumerate(values, start=1):
+            layer = (k + level) % n_layers
+            config = PeftConfig(layers=tuple(i == layer for i in range(n_layers)), **{module: value})
+            expected = np.zeros(n_layers + len(space.modules))
+            expected[layer], expected[n_layers + k] = 1, level
+            np.testing.assert_array_equal(space.encode(config), expected)
 
 
 @pytest.mark.parametrize("space", SPACES_UNDER_TEST, ids=IDS)

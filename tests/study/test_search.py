@@ -211,7 +211,7 @@ def test_a_third_objective_gets_a_fixed_reference_from_the_first_trial(tmp_path,
 
     settings = _settings(toy_csv, objectives=("score", "params", "time"), trials=3)
     outcome = run_search(settings, tmp_path / "s", echo=lambda s: None, base=tiny_bert)
-    ledger = _ledger(tmp_path / "s")
+    ledger = Ledger.load(f"sqlite:///{tmp_path / 's' / 'study.db'}", "s", settings.objective_list)
     first = outcome.results[0]
     assert ledger.get_reference() == pytest.approx([0.0, 10.0, DEFAULT_COST_FACTOR * first.train_seconds])
     assert len(ledger.study.directions) == 3
@@ -221,7 +221,8 @@ def test_a_third_objective_gets_a_fixed_reference_from_the_first_trial(tmp_path,
     # resuming keeps the recorded reference (it is not recomputed from other trials)
     run_search(_settings(toy_csv, objectives=("score", "params", "time"), trials=4), tmp_path / "s",
                echo=lambda s: None, base=tiny_bert)  # fmt: skip
-    assert _ledger(tmp_path / "s").get_reference() == pytest.approx(ledger.get_reference())
+    reopened = Ledger.load(f"sqlite:///{tmp_path / 's' / 'study.db'}", "s", settings.objective_list)
+    assert reopened.get_reference() == pytest.approx(ledger.get_reference())
 
 
 def test_a_user_reference_point_is_used_and_part_of_the_search(tmp_path, toy_csv, tiny_bert):
@@ -242,8 +243,8 @@ def test_a_user_reference_point_is_used_and_part_of_the_search(tmp_path, toy_csv
     ("kw", "field"),
     [
         ({"batch": 0}, "--batch"),
-        ({"objectives": ("params", "score")}, "--objectives"),
-        ({"objectives": ("score", "params", "flops")}, "--objectives"),
+        ({"objectives": ("params", "score")}, "objectives"),
+        ({"objectives": ("score", "params", "flops")}, "objectives"),
         ({"reference": {"time": 10.0}}, "--reference"),
         ({"reference": {"score": float("nan")}}, "--reference"),
         ({"optimizer": "bogus"}, "--optimizer"),

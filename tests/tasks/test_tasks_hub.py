@@ -117,9 +117,9 @@ def test_hub_failure_says_to_use_a_data_dir(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(datasets, "load_dataset", fake)
     with pytest.raises(UserError) as err:
         load_task("glue/sst2")
-    assert err.value.field == "--task"
+    assert err.value.field == "task"
     message = str(err.value)
-    for fragment in ("glue/sst2", "ConnectionError", "--data-dir", "AUTOPEFT_DATA", "nyu-mll/glue"):
+    for fragment in ("glue/sst2", "ConnectionError", "data_dir", "AUTOPEFT_DATA", "nyu-mll/glue"):
         assert fragment in message, (fragment, message)
     assert isinstance(err.value.__cause__, ConnectionError)
 
@@ -129,7 +129,7 @@ def test_hub_without_validation_split_is_a_user_error(monkeypatch: pytest.Monkey
     monkeypatch.setattr(datasets, "load_dataset", fake)
     with pytest.raises(UserError) as err:
         load_task("glue/sst2")
-    assert err.value.field == "--task" and "--data-dir" in str(err.value)
+    assert err.value.field == "task" and "data_dir" in str(err.value)
 
 
 def test_hub_unlabelled_rows_are_a_user_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -155,7 +155,7 @@ def test_hub_split_missing_a_column_is_a_user_error(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(datasets, "load_dataset", fake)
     with pytest.raises(UserError) as err:
         load_task("glue/mrpc")
-    assert err.value.field == "--task"
+    assert err.value.field == "task"
     assert "sentence1" in str(err.value) and "glue/mrpc" in str(err.value)
 
 

@@ -172,7 +172,7 @@ def test_missing_data_dir_is_a_user_error(tmp_path: Path, monkeypatch: pytest.Mo
     missing = tmp_path / "nowhere"
     with pytest.raises(UserError) as err:
         resolve_data_dir(missing)
-    _check(err, "--data-dir", missing)
+    _check(err, "data_dir", missing)
     monkeypatch.setenv("AUTOPEFT_DATA", str(missing))
     with pytest.raises(UserError) as err:
         load_task("glue/rte")
@@ -182,14 +182,14 @@ def test_missing_data_dir_is_a_user_error(tmp_path: Path, monkeypatch: pytest.Mo
 def test_data_dir_without_task_files_names_the_path_looked_for(tmp_path: Path) -> None:
     with pytest.raises(UserError) as err:
         load_task("glue/sst2", tmp_path)
-    _check(err, "--data-dir", tmp_path, str(tmp_path / "glue" / "SST-2" / "train.tsv"))
+    _check(err, "data_dir", tmp_path, str(tmp_path / "glue" / "SST-2" / "train.tsv"))
     (tmp_path / "superglue" / "CB").mkdir(parents=True)
     (tmp_path / "superglue" / "CB" / "train.jsonl").write_text(
         '{"premise": "p", "hypothesis": "h", "label": "neutral", "idx": 0}\n'
     )
     with pytest.raises(UserError) as err:
         load_task("superglue/cb", tmp_path)
-    _check(err, "--data-dir", tmp_path, str(tmp_path / "superglue" / "CB" / "val.jsonl"))
+    _check(err, "data_dir", tmp_path, str(tmp_path / "superglue" / "CB" / "val.jsonl"))
 
 
 def test_label_outside_the_task_label_set_names_the_line(tmp_path: Path) -> None:
@@ -210,7 +210,7 @@ def test_known_task_file_with_missing_column(tmp_path: Path) -> None:
     (sst / "dev.tsv").write_text("sentence\tlabel\nfine\t1\n")
     with pytest.raises(UserError) as err:
         load_task("glue/sst2", tmp_path)
-    _check(err, "--text-columns", "sentence", "text, label")
+    _check(err, "text_columns", "sentence", "text, label")
 
 
 def test_known_task_file_with_bad_regression_label(tmp_path: Path) -> None:
@@ -235,15 +235,15 @@ def test_known_task_file_with_bad_regression_label(tmp_path: Path) -> None:
 def test_unknown_task_lists_known_tasks_and_local_files(name: str, fragments: tuple[str, ...]) -> None:
     with pytest.raises(UserError) as err:
         load_task(name, DATA_DIR)
-    _check(err, "--task", repr(name), *fragments)
+    _check(err, "task", repr(name), *fragments)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "field", "value"),
     [
-        ({"text_columns": ["sentence"]}, "--text-columns", "sentence"),
-        ({"label_column": "label"}, "--label-column", "label"),
-        ({"task_kind": "regression"}, "--task-kind", "regression"),
+        ({"text_columns": ["sentence"]}, "text_columns", "sentence"),
+        ({"label_column": "label"}, "label_column", "label"),
+        ({"task_kind": "regression"}, "task_kind", "regression"),
     ],
 )
 def test_file_options_are_refused_for_known_tasks(kwargs: dict[str, object], field: str, value: str) -> None:

@@ -112,44 +112,44 @@ def small_csv(tmp_path: Path) -> Path:
 def test_missing_text_columns_argument(small_csv: Path) -> None:
     with pytest.raises(UserError) as err:
         load_task(str(small_csv), label_column="label")
-    _check(err, "--text-columns", None, "text, other, label")
+    _check(err, "text_columns", None, "text, other, label")
 
 
 def test_missing_label_column_argument(small_csv: Path) -> None:
     with pytest.raises(UserError) as err:
         load_task(str(small_csv), text_columns=["text"])
-    _check(err, "--label-column", None, "text, other, label")
+    _check(err, "label_column", None, "text, other, label")
 
 
 @pytest.mark.parametrize("columns", [[], ["text", "other", "label"]])
 def test_wrong_number_of_text_columns(small_csv: Path, columns: list[str]) -> None:
     with pytest.raises(UserError) as err:
         load_task(str(small_csv), text_columns=columns, label_column="label")
-    _check(err, "--text-columns", columns, "one or two")
+    _check(err, "text_columns", columns, "one or two")
 
 
 def test_missing_text_column_lists_available_columns(small_csv: Path) -> None:
     with pytest.raises(UserError) as err:
         load_task(str(small_csv), text_columns=["text", "sentence2"], label_column="label")
-    _check(err, "--text-columns", "sentence2", "text, other, label")
+    _check(err, "text_columns", "sentence2", "text, other, label")
 
 
 def test_missing_label_column_lists_available_columns(small_csv: Path) -> None:
     with pytest.raises(UserError) as err:
         load_task(str(small_csv), text_columns=["text"], label_column="gold")
-    _check(err, "--label-column", "gold", "text, other, label")
+    _check(err, "label_column", "gold", "text, other, label")
 
 
 def test_label_column_that_is_also_text(small_csv: Path) -> None:
     with pytest.raises(UserError) as err:
         load_task(str(small_csv), text_columns=["text"], label_column="text")
-    _check(err, "--label-column", "text")
+    _check(err, "label_column", "text")
 
 
 def test_bad_task_kind(small_csv: Path) -> None:
     with pytest.raises(UserError) as err:
         load_task(str(small_csv), text_columns=["text"], label_column="label", task_kind="ranking")
-    _check(err, "--task-kind", "ranking", "regression")
+    _check(err, "task_kind", "ranking", "regression")
 
 
 def test_non_numeric_regression_label_names_the_line(tmp_path: Path) -> None:
@@ -175,42 +175,42 @@ def test_empty_dataset(tmp_path: Path, file_name: str, content: str) -> None:
     path = _write(tmp_path / file_name, content)
     with pytest.raises(UserError) as err:
         load_task(str(path), text_columns=["text"], label_column="label")
-    _check(err, "--task", path.name, "no examples")
+    _check(err, "task", path.name, "no examples")
 
 
 def test_nonexistent_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.csv"
     with pytest.raises(UserError) as err:
         load_task(str(missing), text_columns=["t"], label_column="y")
-    _check(err, "--task", missing, "none exists")
+    _check(err, "task", missing, "none exists")
     with pytest.raises(UserError) as err:
         load_task(f"file:{missing}", text_columns=["t"], label_column="y")
-    _check(err, "--task", f"file:{missing}", "no existing file")
+    _check(err, "task", f"file:{missing}", "no existing file")
 
 
 def test_unsupported_file_type(tmp_path: Path) -> None:
     path = _write(tmp_path / "data.txt", "t,y\na,1\n")
     with pytest.raises(UserError) as err:
         load_task(str(path), text_columns=["t"], label_column="y")
-    _check(err, "--task", path, ".txt", ".csv, .tsv, .jsonl")
+    _check(err, "task", path, ".txt", ".csv, .tsv, .jsonl")
 
 
 def test_tsv_row_with_wrong_field_count(tmp_path: Path) -> None:
     path = _write(tmp_path / "bad.tsv", "t\ty\na\t1\nb\tc\t0\n")
     with pytest.raises(UserError) as err:
         load_task(str(path), text_columns=["t"], label_column="y")
-    _check(err, "--task", path, "line 3", "3 fields")
+    _check(err, "task", path, "line 3", "3 fields")
 
 
 def test_invalid_json_line(tmp_path: Path) -> None:
     path = _write(tmp_path / "bad.jsonl", '{"t": "a", "y": 1}\n{"t": "b", \n')
     with pytest.raises(UserError) as err:
         load_task(str(path), text_columns=["t"], label_column="y")
-    _check(err, "--task", path, "line 2", "JSON")
+    _check(err, "task", path, "line 2", "JSON")
 
 
 def test_jsonl_row_missing_a_column(tmp_path: Path) -> None:
     path = _jsonl(tmp_path / "m.jsonl", [{"t": "a", "y": 1}, {"t": "b"}])
     with pytest.raises(UserError) as err:
         load_task(str(path), text_columns=["t"], label_column="y")
-    _check(err, "--label-column", "y", "line 2")
+    _check(err, "label_column", "y", "line 2")

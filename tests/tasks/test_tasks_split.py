@@ -106,16 +106,26 @@ def test_stratification_keeps_class_proportions() -> None:
         assert np.bincount(train.labels).tolist() == [80, 20]
 
 
-def test_unstratified_draw_varies_class_counts() -> None:
-    counts = {
-        tuple(
-            np.bincount(
-                split_train_val(IMBALANCED, train_examples=None, val_examples=50, seed=s, stratify=False)[1].labels
+def test_unstratified_draw_is_a_uniform_sample() -> None:
+    """Without stratification the validation slice is a uniform draw: over seeds, its minority count
+    follows the hypergeometric law (mean and variance), where a stratified slice always holds the same."""
+    from scipy.stats import hypergeom
+
+    n, minority, drawn = len(IMBALANCED), int(IMBALANCED.labels.sum()), 50
+    law = hypergeom(M=n, n=minority, N=drawn)
+    seeds = range(300)
+    counts = np.array(
+        [
+            int(
+                split_train_val(IMBALANCED, train_examples=None, val_examples=drawn, seed=s, stratify=False)[
+                    1
+                ].labels.sum()
             )
-        )
-        for s in range(10)
-    }
-    assert len(counts) > 1
+            for s in seeds
+        ]
+    )
+    assert abs(counts.mean() - law.mean()) < 4 * law.std() / np.sqrt(len(counts))
+    assert 0.7 < counts.var(ddof=1) / law.var() < 1.4
 
 
 def test_stratified_split_of_real_cb_keeps_the_rare_class() -> None:
@@ -157,14 +167,14 @@ def _check(err: pytest.ExceptionInfo[UserError], field: str, value: object, *fra
 @pytest.mark.parametrize(
     ("train_examples", "val_examples", "field", "value", "fragments"),
     [
-        (10, 0, "--val-examples", 0, ("at least 1",)),
-        (10, -3, "--val-examples", -3, ("at least 1",)),
-        (10, 2.5, "--val-examples", 2.5, ("whole number",)),
-        (0, 10, "--train-examples", 0, ("at least 1",)),
-        (True, 10, "--train-examples", True, ("whole number",)),
-        (None, 300, "--val-examples", 300, ("only 300",)),
-        (None, 400, "--val-examples", 400, ("only 300",)),
-        (251, 50, "--train-examples", 251, ("250 examples left", "has 300", "at most 250")),
+        (10, 0, "val_examples", 0, ("at least 1",)),
+        (10, -3, "val_examples", -3, ("at least 1",)),
+        (10, 2.5, "val_examples", 2.5, ("whole number",)),
+        (0, 10, "train_examples", 0, ("at least 1",)),
+        (True, 10, "train_examples", True, ("whole number",)),
+        (None, 300, "val_examples", 300, ("only 300",)),
+        (None, 400, "val_examples", 400, ("only 300",)),
+        (251, 50, "train_examples", 251, ("250 examples left", "has 300", "at most 250")),
     ],
 )
 def test_bad_sizes_are_user_errors(

@@ -109,11 +109,23 @@ def test_probed_evaluations_leave_training_and_the_final_score_unchanged(tiny_be
     assert all(x.train_seconds < y.train_seconds for x, y in zip(b.curve, b.curve[1:], strict=False))
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("train_examples", 0), ("batch_size", 2.5), ("warmup_ratio", 1.0), ("weight_decay", -0.1), ("group_by_length", 1)],
+)
+def test_a_bad_budget_value_names_its_field(field, value):
+    from autopeft.errors import UserError
+
+    with pytest.raises(UserError) as err:
+        Budget(**{field: value})
+    assert err.value.field == field and err.value.value == value
+
+
 @pytest.mark.parametrize("value", [0, -5, 2.5])
 def test_probe_examples_is_checked(value):
     from autopeft.errors import UserError
 
-    with pytest.raises(UserError, match="--probe-examples"):
+    with pytest.raises(UserError, match="probe_examples"):
         _budget(probe_examples=value)
 
 
@@ -215,13 +227,15 @@ def test_raw_targets_and_classification_are_left_alone(toy, tokenizer):
     assert target_scale(prepare_data(toy, tokenizer, budget, seed=0), budget) is None
 
 
-def test_a_budget_saved_before_standardising_reads_as_raw_targets():
+def test_a_saved_budget_reads_back_and_a_missing_field_takes_the_default():
     from autopeft.errors import UserError
 
-    saved = Budget().to_dict()
-    del saved["standardise_targets"]
-    assert Budget.from_dict(saved).standardise_targets is False and Budget().standardise_targets is True
-    with pytest.raises(UserError, match="--standardise-targets"):
+    budget = Budget(train_examples=None, epochs=2.0, group_by_length=False, standardise_targets=False)
+    assert Budget.from_dict(budget.to_dict()) == budget
+    assert Budget.from_dict({"epochs": 2.0}) == Budget(epochs=2.0)
+    with pytest.raises(UserError, match="epoch"):
+        Budget.from_dict({"epoch": 2.0})
+    with pytest.raises(UserError, match="standardise_targets"):
         Budget(standardise_targets="yes")
 
 
@@ -265,13 +279,6 @@ def test_length_grouping_cuts_padding_and_keeps_batches_random():
     # another seed groups other examples together
     assert padded(True, 2)[1][0] != batches[0]
     assert len(lengths) > GROUP_WINDOW * 16
-
-
-def test_a_budget_saved_before_grouping_reads_as_ungrouped():
-    saved = Budget().to_dict()
-    del saved["group_by_length"]
-    assert Budget.from_dict(saved).group_by_length is False
-    assert Budget().group_by_length is True and Budget.from_dict(Budget().to_dict()) == Budget()
 
 
 def test_ungrouped_trial_learns_too(tiny_bert, tokenizer, make_toy):

@@ -57,7 +57,7 @@ def make_optimiser(
         if name == "saas-map":
             return MapSaasOptimiser(space, seed=seed, **common)
         return SaasOptimiser(space, seed=seed, threads=threads, **common)
-    raise UserError("--optimizer", name, "unknown optimiser", f"use one of {list(OPTIMISERS)}")
+    raise UserError("optimizer", name, "unknown optimiser", f"use one of {list(OPTIMISERS)}")
 
 
 def __getattr__(name: str) -> Any:

@@ -95,6 +95,7 @@ from linear_operator.utils.warnings import NumericalWarning
 
 from autopeft.analysis.hypervolume import ReferencePoint
 from autopeft.analysis.pareto import pareto_mask
+from autopeft.errors import UserError
 from autopeft.optim.base import Optimiser
 from autopeft.records.objectives import DEFAULT_OBJECTIVES, Objective
 from autopeft.records.trial import TrialResult
@@ -178,7 +179,7 @@ class GPOptimiser(Optimiser):
     ) -> None:
         super().__init__(space, seed, objectives)
         if init_trials < 0:
-            raise ValueError(f"init_trials={init_trials}: must be >= 0")
+            raise UserError("init_trials", init_trials, "must be 0 or more", "use e.g. `init_trials=10`")
         self.init_trials = int(init_trials)
         self.param_fn = param_fn
         self.n_candidates = int(N_CANDIDATES if n_candidates is None else n_candidates)

@@ -119,10 +119,10 @@ def _require_jax(threads: int | None) -> None:
         import numpyro  # noqa: F401
     except ImportError as exc:
         raise UserError(
-            "--optimizer",
+            "optimizer",
             "saas",
             f"needs JAX and NumPyro, which are not installed ({exc})",
-            'pip install "botorch[fully-bayesian]", or choose --optimizer gp',
+            'pip install "botorch[fully-bayesian]", or choose `optimizer=gp`',
         ) from exc
     if jax.config.jax_compilation_cache_dir is None:  # the user's own setting wins
         jax.config.update("jax_compilation_cache_dir", str(jax_cache_dir()))

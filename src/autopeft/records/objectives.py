@@ -61,5 +61,5 @@ def parse_objectives(text: str | tuple[str, ...] | list[str]) -> tuple[Objective
     names = [n.strip() for n in text.split(",")] if isinstance(text, str) else [str(n) for n in text]
     allowed = ["score,params", *(f"score,params,{c}" for c in COSTS)]
     if ",".join(names) not in allowed:
-        raise UserError("--objectives", ",".join(names), "is not a supported list", f"use one of {allowed}")
+        raise UserError("objectives", ",".join(names), "is not a supported list", f"use one of {allowed}")
     return tuple(OBJECTIVES[n] for n in names)

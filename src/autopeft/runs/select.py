@@ -62,13 +62,13 @@ def pick_from_search(
     for index in pareto:
         if not 0 <= index < len(front):
             raise UserError(
-                "--pick", index, f"is not a Pareto index: the front has {len(front)}", f"use 0..{len(front) - 1}"
+                "pareto", index, f"is not a Pareto index: the front has {len(front)}", f"use 0..{len(front) - 1}"
             )
         picked.append((f"autopeft-p{index}", front.trials[index]))
     for number in trials:
         if number not in trials_by_number:
             raise UserError(
-                "--trials", number, "is not a complete trial of the search", f"use one of {sorted(trials_by_number)}"
+                "trials", number, "is not a complete trial of the search", f"use one of {sorted(trials_by_number)}"
             )
         picked.append((f"autopeft-t{number}", trials_by_number[number]))
     for budget in budgets:
@@ -76,7 +76,7 @@ def pick_from_search(
         if not under:
             smallest = min(t.params_pct for t in front.trials)
             raise UserError(
-                "--budgets",
+                "budgets",
                 budget,
                 f"is below every Pareto configuration (the smallest has {smallest:.4f} %)",
                 f"use budgets of at least {smallest:.4f}",

@@ -17,6 +17,7 @@ import optuna
 from optuna.distributions import IntDistribution
 from optuna.trial import TrialState
 
+from autopeft.errors import UserError
 from autopeft.records.objectives import DEFAULT_OBJECTIVES, Objective
 from autopeft.records.trial import TrialResult
 from autopeft.space import PeftConfig, SearchSpace
@@ -27,6 +28,15 @@ _CONFIG = "autopeft_config"
 _HYPERVOLUME = "autopeft_hypervolume"
 
 
+def _another_search(storage: str, study_name: str, holds: str) -> UserError:
+    return UserError(
+        "study_name",
+        study_name,
+        f"the ledger at {storage} holds a search with {holds}",
+        "give this search its own `study_name`, or another `storage`",
+    )
+
+
 class Ledger:
     """Every trial of one search, in an Optuna storage.
 
@@ -35,6 +45,10 @@ class Ledger:
         space: the search space (its dimensions are the trials' parameters).
         objectives: objectives in the order the study stores their values.
         study_name: the study's name in the storage (a storage can hold many searches).
+
+    Raises:
+        UserError: the storage already holds a study of that name for another search (another space,
+            or objectives of other directions), which this one must not mix with.
     """
 
     def __init__(
@@ -57,17 +71,28 @@ class Ledger:
         )
         self._distributions = {d.name: IntDistribution(0, d.cardinality - 1) for d in space.dimensions}
         self._running: dict[int, optuna.Trial] = {}
+        # Optuna loads an existing study whatever directions it is asked for
+        recorded_directions = [d.name.lower() for d in self.study.directions]
+        directions = [o.direction for o in objectives]
+        if recorded_directions != directions:
+            raise _another_search(
+                storage,
+                study_name,
+                f"{len(recorded_directions)} objectives ({', '.join(recorded_directions)}), "
+                f"this search {len(directions)} ({', '.join(directions)})",
+            )
         recorded = self.study.user_attrs.get("space")
         if recorded is None:
             self.study.set_user_attr("space", json.dumps(space.to_dict(), sort_keys=True))
         elif SearchSpace.from_dict(json.loads(recorded)) != space:
-            raise ValueError(f"the ledger at {storage} holds a search over another space: {recorded}")
+            raise _another_search(storage, study_name, f"another space: {recorded}")
 
     @classmethod
     def load(
         cls, storage: str, study_name: str = STUDY_NAME, objectives: tuple[Objective, ...] = DEFAULT_OBJECTIVES
     ) -> Ledger:
-        """Open an existing ledger; its space is read from the ledger itself."""
+        """Open an existing ledger; its space is read from the ledger itself, its ``objectives`` must be
+        those it was made with (see the class)."""
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         study = optuna.load_study(study_name=study_name, storage=storage)
         space = SearchSpace.from_dict(json.loads(study.user_attrs["space"]))

@@ -4,7 +4,7 @@ Sources, in the order :func:`load_task` tries them:
 
 1. ``"file:<path>"`` or the path of an existing ``.csv`` / ``.tsv`` / ``.jsonl`` file: a local
    file (one split; the caller names the text and label columns).
-2. A known task name (:data:`KNOWN_TASKS`): from the data dir (``--data-dir``, else the
+2. A known task name (:data:`KNOWN_TASKS`): from the data dir (``data_dir``, else the
    ``AUTOPEFT_DATA`` environment variable) in the standard GLUE / SuperGLUE layouts, or, when
    neither is set, from the Hugging Face hub with ``datasets.load_dataset``.
 
@@ -31,7 +31,7 @@ DATA_ENV = "AUTOPEFT_DATA"
 FILE_PREFIX = "file:"
 LOCAL_SUFFIXES = (".csv", ".tsv", ".jsonl")
 _DATA_DIR_FIX = (
-    f"pass --data-dir (or set {DATA_ENV}) to a folder holding glue/<Task>/{{train,dev}}.tsv and "
+    f"pass `data_dir` (or set {DATA_ENV}) to a folder holding glue/<Task>/{{train,dev}}.tsv and "
     "superglue/<Task>/{train,val}.jsonl"
 )
 
@@ -43,7 +43,7 @@ def resolve_data_dir(data_dir: str | Path | None) -> Path | None:
     """The data dir to read known tasks from.
 
     Args:
-        data_dir: the ``--data-dir`` argument; ``None`` or ``""`` = not given.
+        data_dir: the data dir the caller gives; ``None`` or ``""`` = not given.
 
     Returns:
         ``data_dir`` if given, else the ``AUTOPEFT_DATA`` environment variable if set and non-empty,
@@ -53,19 +53,19 @@ def resolve_data_dir(data_dir: str | Path | None) -> Path | None:
         UserError: the chosen path is not an existing directory.
     """
     if data_dir is not None and str(data_dir) != "":
-        field, raw = "--data-dir", str(data_dir)
+        field, raw, named = "data_dir", str(data_dir), "`data_dir`"
     else:
         env = os.environ.get(DATA_ENV, "")
         if not env:
             return None
-        field, raw = DATA_ENV, env
+        field, raw, named = DATA_ENV, env, DATA_ENV
     path = Path(raw).expanduser().resolve()
     if not path.is_dir():
         raise UserError(
             field,
             raw,
             f"is not an existing directory (looked at {path})",
-            f"point {field} at the folder that holds glue/ and superglue/, or unset it to use the hub",
+            f"point {named} at the folder that holds glue/ and superglue/, or unset it to use the hub",
         )
     return path
 
@@ -99,13 +99,13 @@ def load_task(
         UserError: unknown task, missing files or columns, bad labels, empty data, hub unreachable.
     """
     if not isinstance(name, str) or not name.strip():
-        raise UserError("--task", name, "is empty", _unknown_task_fix())
+        raise UserError("task", name, "is empty", _unknown_task_fix())
     local = _local_file_path(name)
     if local is not None:
         return _load_local_file(local, text_columns, label_column, task_kind)
     known = _lookup(name)
     if known is None:
-        raise UserError("--task", name, "is not a known task nor an existing data file", _unknown_task_fix(name))
+        raise UserError("task", name, "is not a known task nor an existing data file", _unknown_task_fix(name))
     _check_no_file_options(known.spec, text_columns, label_column, task_kind)
     root = resolve_data_dir(data_dir)
     if root is None:
@@ -126,7 +126,7 @@ def _unknown_task_fix(name: str | None = None) -> str:
             hint = f"did you mean {' or '.join(close)}? Otherwise "
     return (
         f"{hint}use one of {known}, or a local file as file:<path> (or the path of an existing "
-        f".csv, .tsv or .jsonl file) with --text-columns and --label-column"
+        f".csv, .tsv or .jsonl file) with `text_columns` and `label_column`"
     )
 
 
@@ -136,7 +136,7 @@ def _local_file_path(name: str) -> Path | None:
         raw = name[len(FILE_PREFIX) :]
         path = Path(raw).expanduser()
         if not path.is_file():
-            raise UserError("--task", name, f"names no existing file (looked at {path.resolve()})", "check the path")
+            raise UserError("task", name, f"names no existing file (looked at {path.resolve()})", "check the path")
         return _check_suffix(path, name)
     if _lookup(name) is not None:
         return None
@@ -144,14 +144,14 @@ def _local_file_path(name: str) -> Path | None:
     if path.is_file():
         return _check_suffix(path, name)
     if path.suffix.lower() in LOCAL_SUFFIXES:
-        raise UserError("--task", name, f"looks like a data file but none exists at {path.resolve()}", "check the path")
+        raise UserError("task", name, f"looks like a data file but none exists at {path.resolve()}", "check the path")
     return None
 
 
 def _check_suffix(path: Path, name: str) -> Path:
     if path.suffix.lower() not in LOCAL_SUFFIXES:
         raise UserError(
-            "--task",
+            "task",
             name,
             f"has an unsupported file type {path.suffix!r}",
             f"use a file ending in one of {', '.join(LOCAL_SUFFIXES)}",
@@ -162,23 +162,23 @@ def _check_suffix(path: Path, name: str) -> Path:
 def _check_no_file_options(
     spec: TaskSpec, text_columns: Sequence[str] | None, label_column: str | None, task_kind: str | None
 ) -> None:
-    fix = "leave it out for a known task, or pass a local file as --task"
+    fix = "leave it out for a known task, or pass a local file as `task`"
     if text_columns is not None:
         raise UserError(
-            "--text-columns",
+            "text_columns",
             text_columns,
             f"applies only to local files; {spec.name} has fixed text columns {list(spec.text_columns)}",
             fix,
         )
     if label_column is not None:
         raise UserError(
-            "--label-column",
+            "label_column",
             label_column,
             f"applies only to local files; {spec.name} has a fixed label column",
             fix,
         )
     if task_kind is not None and task_kind != spec.kind:
-        raise UserError("--task-kind", task_kind, f"does not match {spec.name}, a {spec.kind} task", fix)
+        raise UserError("task_kind", task_kind, f"does not match {spec.name}, a {spec.kind} task", fix)
 
 
 # ------------------------------------------------------------------------------------ reading files
@@ -211,7 +211,7 @@ def _read_table(path: Path, fmt: str, header: tuple[str, ...] | None = None) -> 
                 continue
             if len(fields) != len(columns):
                 raise UserError(
-                    "--task",
+                    "task",
                     str(path),
                     f"line {reader.line_num} has {len(fields)} fields but the header has {len(columns)}",
                     "fix that row"
@@ -236,12 +236,10 @@ def _read_jsonl(path: Path) -> tuple[list[str], list[_Row]]:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise UserError(
-                    "--task", str(path), f"line {line_no} is not valid JSON ({exc.msg})", "fix that line"
+                    "task", str(path), f"line {line_no} is not valid JSON ({exc.msg})", "fix that line"
                 ) from exc
             if not isinstance(record, dict):
-                raise UserError(
-                    "--task", str(path), f"line {line_no} is not a JSON object", "write one object per line"
-                )
+                raise UserError("task", str(path), f"line {line_no} is not a JSON object", "write one object per line")
             if not columns:
                 columns = list(record)
             rows.append((line_no, record))
@@ -287,18 +285,16 @@ def _build_split(
 
     ``label_field`` is the name errors use for the label (the canonical column name).
     """
-    text_a = tuple(_text(_cell(r, text_columns[0], path, "--text-columns")) for r in rows)
+    text_a = tuple(_text(_cell(r, text_columns[0], path, "text_columns")) for r in rows)
     text_b = (
-        tuple(_text(_cell(r, text_columns[1], path, "--text-columns")) for r in rows)
-        if len(text_columns) == 2
-        else None
+        tuple(_text(_cell(r, text_columns[1], path, "text_columns")) for r in rows) if len(text_columns) == 2 else None
     )
     if kind == "classification":
         assert labels is not None
         index = {label: i for i, label in enumerate(labels)}
         ids = np.empty(len(rows), dtype=np.int64)
         for i, row in enumerate(rows):
-            raw = _label_string(_cell(row, label_column, path, "--label-column"))
+            raw = _label_string(_cell(row, label_column, path, "label_column"))
             if raw not in index:
                 raise UserError(
                     label_field,
@@ -310,7 +306,7 @@ def _build_split(
         return Split(text_a, text_b, ids)
     scores = np.empty(len(rows), dtype=np.float32)
     for i, row in enumerate(rows):
-        raw = _cell(row, label_column, path, "--label-column")
+        raw = _cell(row, label_column, path, "label_column")
         try:
             value = float(raw) if not isinstance(raw, bool) else math.nan
         except (TypeError, ValueError):
@@ -320,7 +316,7 @@ def _build_split(
                 label_field,
                 raw,
                 f"on line {row[0]} of {path} is not a finite number, as a regression label must be",
-                "correct that row's label, or use --task-kind classification for class labels",
+                "correct that row's label, or use `task_kind=classification` for class labels",
             )
         scores[i] = value
     return Split(text_a, text_b, scores)
@@ -343,31 +339,31 @@ def _load_local_file(
     """Load one local CSV / TSV / JSONL file as a task with a training split only."""
     kind = "classification" if task_kind is None else task_kind
     if kind not in ("classification", "regression"):
-        raise UserError("--task-kind", task_kind, "is not a task kind", "use 'classification' or 'regression'")
+        raise UserError("task_kind", task_kind, "is not a task kind", "use 'classification' or 'regression'")
     fmt = path.suffix.lower().lstrip(".")
     columns, rows = _read_table(path, fmt)
     if not rows:
-        raise UserError("--task", f"{FILE_PREFIX}{path}", "holds no examples", "use a file with a header and data rows")
+        raise UserError("task", f"{FILE_PREFIX}{path}", "holds no examples", "use a file with a header and data rows")
     available = ", ".join(columns)
     if text_columns is None:
-        raise UserError("--text-columns", None, "is required for a local file", f"name one or two of: {available}")
+        raise UserError("text_columns", None, "is required for a local file", f"name one or two of: {available}")
     text_cols = (text_columns,) if isinstance(text_columns, str) else tuple(text_columns)
     if len(text_cols) not in (1, 2):
         raise UserError(
-            "--text-columns",
+            "text_columns",
             list(text_cols),
             f"names {len(text_cols)} columns; a task has one or two texts",
             f"name one or two of: {available}",
         )
     if label_column is None:
-        raise UserError("--label-column", None, "is required for a local file", f"name one of: {available}")
-    _check_columns(columns, text_cols, "--text-columns", path)
-    _check_columns(columns, [label_column], "--label-column", path)
+        raise UserError("label_column", None, "is required for a local file", f"name one of: {available}")
+    _check_columns(columns, text_cols, "text_columns", path)
+    _check_columns(columns, [label_column], "label_column", path)
     if label_column in text_cols:
-        raise UserError("--label-column", label_column, "is also a text column", "use different label and text columns")
+        raise UserError("label_column", label_column, "is also a text column", "use different label and text columns")
     labels: tuple[str, ...] | None = None
     if kind == "classification":
-        labels = _sort_labels({_label_string(_cell(r, label_column, path, "--label-column")) for r in rows})
+        labels = _sort_labels({_label_string(_cell(r, label_column, path, "label_column")) for r in rows})
         if "" in labels:
             line = next(r[0] for r in rows if _label_string(r[1][label_column]) == "")
             raise UserError(
@@ -397,17 +393,17 @@ def _load_known_local(task: _KnownTask, root: Path) -> TaskData:
         path = root / layout.subdir / file_name
         if not path.is_file():
             raise UserError(
-                "--data-dir",
+                "data_dir",
                 str(root),
                 f"has no {task.spec.name} file: looked for {path}",
                 f"put {layout.subdir}/{{{layout.train_file},{layout.dev_file}}} there, or "
-                "leave out --data-dir and AUTOPEFT_DATA to load from the Hugging Face hub",
+                "leave out `data_dir` and AUTOPEFT_DATA to load from the Hugging Face hub",
             )
         columns, rows = _read_table(path, layout.fmt, layout.header)
         if not rows:
-            raise UserError("--data-dir", str(root), f"{path} holds no examples", "restore the file")
-        _check_columns(columns, layout.text_columns, "--text-columns", path)
-        _check_columns(columns, [layout.label_column], "--label-column", path)
+            raise UserError("data_dir", str(root), f"{path} holds no examples", "restore the file")
+        _check_columns(columns, layout.text_columns, "text_columns", path)
+        _check_columns(columns, [layout.label_column], "label_column", path)
         splits.append(
             _build_split(
                 rows,
@@ -435,7 +431,7 @@ def _load_hub(task: _KnownTask, name: str) -> TaskData:
         parts = (loaded["train"], loaded["validation"])
     except Exception as exc:  # no internet, hub down, dataset moved: all end the same way
         raise UserError(
-            "--task",
+            "task",
             name,
             f"could not be loaded from the Hugging Face hub ({hub.path}, config {hub.config!r}): "
             f"{type(exc).__name__}: {exc}",
@@ -455,14 +451,14 @@ def _hub_split(ds: Any, task: _KnownTask, name: str, split: str) -> Split:
     for column in (*hub.text_columns, hub.label_column):
         if column not in columns:
             raise UserError(
-                "--task",
+                "task",
                 name,
                 f"the hub's {split} split of {hub.path}/{hub.config} has no column {column!r} "
                 f"(it has {', '.join(columns)})",
                 _DATA_DIR_FIX,
             )
     if not len(ds):
-        raise UserError("--task", name, f"the hub's {split} split is empty", _DATA_DIR_FIX)
+        raise UserError("task", name, f"the hub's {split} split is empty", _DATA_DIR_FIX)
     text_a = tuple(_text(v) for v in _hub_column(ds, hub.text_columns[0]))
     text_b = tuple(_text(v) for v in _hub_column(ds, hub.text_columns[1])) if len(hub.text_columns) == 2 else None
     raw = _hub_column(ds, hub.label_column)

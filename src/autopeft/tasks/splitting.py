@@ -45,17 +45,17 @@ def split_train_val(
     """
     n = len(split)
     if not _is_int(val_examples) or val_examples < 1:
-        raise UserError("--val-examples", val_examples, "must be a whole number of at least 1", "use e.g. 500")
+        raise UserError("val_examples", val_examples, "must be a whole number of at least 1", "use e.g. 500")
     if train_examples is not None and (not _is_int(train_examples) or train_examples < 1):
         raise UserError(
-            "--train-examples",
+            "train_examples",
             train_examples,
             "must be a whole number of at least 1",
             "use e.g. 2000, or leave it out to train on all examples not held out",
         )
     if val_examples >= n:
         raise UserError(
-            "--val-examples",
+            "val_examples",
             val_examples,
             f"leaves no training examples: the training split has only {n} examples",
             f"use at most {n - 1}",
@@ -63,11 +63,11 @@ def split_train_val(
     left = n - val_examples
     if train_examples is not None and train_examples > left:
         raise UserError(
-            "--train-examples",
+            "train_examples",
             train_examples,
             f"is more than the {left} examples left after holding out {val_examples} for validation "
             f"(the training split has {n})",
-            f"use at most {left}, lower --val-examples, or leave --train-examples out to use all",
+            f"use at most {left}, lower `val_examples`, or leave `train_examples` out to use all",
         )
     strat = stratify and np.issubdtype(split.labels.dtype, np.integer)
     rest, val = _draw(np.arange(n, dtype=np.int64), split.labels, int(val_examples), seed, strat)
@@ -82,7 +82,7 @@ def subsample(split: Split, examples: int | None, *, seed: int, stratify: bool) 
     """``examples`` examples of ``split`` drawn like :func:`split_train_val` draws (seeded, stratified
     for classification); ``None`` or at least ``len(split)`` = the whole split, in its order."""
     if examples is not None and (not _is_int(examples) or examples < 1):
-        raise UserError("--train-examples", examples, "must be a whole number of at least 1", "e.g. 2000, or all")
+        raise UserError("train_examples", examples, "must be a whole number of at least 1", "e.g. 2000, or all")
     if examples is None or examples >= len(split):
         return split
     strat = stratify and np.issubdtype(split.labels.dtype, np.integer)

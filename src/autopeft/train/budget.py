@@ -11,8 +11,8 @@ from autopeft.errors import UserError
 
 @dataclass(frozen=True)
 class Budget:
-    """Explicit training budget of a trial. Field names map to CLI flags (``train_examples`` →
-    ``--train-examples``).
+    """Explicit training budget of a trial. A bad value raises :class:`~autopeft.errors.UserError` naming
+    its field.
 
     Args:
         train_examples: training examples drawn (seeded, stratified) from the task's training split,
@@ -36,16 +36,14 @@ class Budget:
             within windows of :data:`~autopeft.train.data.GROUP_WINDOW` batches, and the batches
             shuffled), so that little padding is computed: on GLUE with dynamic padding, random
             batches compute 1.4-2.6x the real tokens, grouped ones 1.05-1.24x; a demo trial takes
-            half the time at the same score. A budget saved before this field existed reads as
-            False (its trials were run without grouping).
+            half the time at the same score.
         standardise_targets: regression tasks train on targets standardised with the training
             examples' mean and standard deviation, and the head is rescaled after training so that
             the model predicts in the task's own units (classification is unaffected). Measured on
             STS-B with MiniLM (1,000 examples, 2 epochs, lr 1e-3): with raw 0-5 targets, prefix-tuning
             and the parallel adapter collapse to a constant prediction (dev Spearman 0.04, predictions'
             std 0.0006-0.005); standardised, they reach 0.57 and 0.29, while Houlsby's adapter is
-            unchanged (0.71 and 0.72). A budget saved before this field existed reads as False (its
-            trials trained on raw targets).
+            unchanged (0.71 and 0.72).
     """
 
     train_examples: int | None = 2000
@@ -68,8 +66,7 @@ class Budget:
             if value is None and allow_none:
                 return
             if value is None or isinstance(value, bool) or not value > 0:
-                flag = "--" + name.replace("_", "-")
-                raise UserError(flag, value, "must be a positive number", f"give {flag} a value above 0")
+                raise UserError(name, value, "must be a positive number", f"give `{name}` a value above 0")
 
         positive("train_examples", self.train_examples, allow_none=True)
         positive("val_examples", self.val_examples)
@@ -83,12 +80,11 @@ class Budget:
         positive("eval_batch_size", self.eval_batch_size)
         for name in ("group_by_length", "standardise_targets"):
             if not isinstance(getattr(self, name), bool):
-                flag = "--" + name.replace("_", "-")
-                raise UserError(flag, getattr(self, name), "must be on or off", "use on or off")
+                raise UserError(name, getattr(self, name), "must be on or off", "use on or off")
         if not 0 <= self.warmup_ratio < 1:
-            raise UserError("--warmup-ratio", self.warmup_ratio, "must be in [0, 1)", "use e.g. 0.06")
+            raise UserError("warmup_ratio", self.warmup_ratio, "must be in [0, 1)", "use e.g. 0.06")
         if self.weight_decay < 0:
-            raise UserError("--weight-decay", self.weight_decay, "must be >= 0", "use e.g. 0.0 or 0.01")
+            raise UserError("weight_decay", self.weight_decay, "must be >= 0", "use e.g. 0.0 or 0.01")
         for name in (
             "train_examples",
             "val_examples",
@@ -101,17 +97,16 @@ class Budget:
         ):
             value = getattr(self, name)
             if value is not None and int(value) != value:
-                flag = "--" + name.replace("_", "-")
-                raise UserError(flag, value, "must be a whole number", f"give {flag} an integer")
+                raise UserError(name, value, "must be a whole number", f"give `{name}` an integer")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Budget:
+        """A saved budget; a field it lacks takes the constructor's default."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:
             raise UserError("budget", sorted(unknown), "unknown budget fields", f"use only {sorted(known)}")
-        # saved before these fields existed: those trials ran on random batches and raw targets
-        return cls(**{"group_by_length": False, "standardise_targets": False, **data})
+        return cls(**data)

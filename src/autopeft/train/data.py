@@ -118,7 +118,7 @@ def prepare_final_data(task: TaskData, tokenizer: Any, budget: Budget, data_seed
     training subset apart from the run's seed, so that the seeds of a method train on the same data."""
     if task.dev is None:
         raise UserError(
-            "--task",
+            "task",
             task.spec.name,
             "has no dev split to report on (a single local file)",
             "use a GLUE/SuperGLUE task, or split the file into train and dev yourself",
