@@ -94,7 +94,7 @@ def test_layout_is_layer_bits_then_one_ordinal_per_module(space: SearchSpace) ->
     i = the module's i-th size (1 = on for an on/off module)."""
     n_layers = space.num_layers
     for k, module in enumerate(space.modules):
-        values = space.sizes if MODULES[module].kind == "size" else (True,)
+        values = space.sizes if MODULES[module].dimension == "size" else (True,)
         for level, value in enumerate(values, start=1):
             layer = (k + level) % n_layers
             config = PeftConfig(layers=tuple(i == layer for i in range(n_layers)), **{module: value})

@@ -80,13 +80,13 @@ def test_plain_object_with_the_standard_attributes_works() -> None:
 def test_config_without_layers_or_hidden_size_is_a_user_error(config: Any) -> None:
     with pytest.raises(UserError) as err:
         SearchSpace.for_model_config("paper", config)
-    assert err.value.field == "--model"
+    assert err.value.field == "model"
 
 
 def test_unknown_space_name_is_a_user_error() -> None:
     with pytest.raises(UserError) as err:
         SearchSpace.for_model_config("nope", BertConfig(num_hidden_layers=2, hidden_size=16, num_attention_heads=2))
-    assert err.value.field == "--space"
+    assert err.value.field == "space"
     with pytest.raises(UserError):
         SearchSpace.named("nope", 2, 16)
 

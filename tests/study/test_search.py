@@ -22,8 +22,10 @@ from autopeft.train.budget import Budget
 BUDGET = Budget(train_examples=120, val_examples=40, epochs=1, max_length=16, batch_size=16, learning_rate=1e-2)
 
 
-def _ledger(out: Path) -> Ledger:
-    return Ledger.load(f"sqlite:///{out / 'study.db'}", out.name)
+def _ledger(out: Path, objectives: str = "score,params") -> Ledger:
+    from autopeft.records.objectives import parse_objectives
+
+    return Ledger.load(f"sqlite:///{out / 'study.db'}", out.name, parse_objectives(objectives))
 
 
 def _settings(toy_csv: Path, **kw) -> SearchSettings:
@@ -79,7 +81,7 @@ def test_rerun_continues_and_extends(tmp_path, toy_csv, tiny_bert):
 def test_rerun_with_other_settings_is_refused(tmp_path, toy_csv, tiny_bert):
     out = tmp_path / "s"
     run_search(_settings(toy_csv, trials=1), out, echo=lambda s: None, base=tiny_bert)
-    with pytest.raises(UserError, match="--seed") as err:
+    with pytest.raises(UserError, match="seed") as err:
         run_search(_settings(toy_csv, trials=1, seed=1), out, echo=lambda s: None, base=tiny_bert)
     assert "resume" in str(err.value)
 
@@ -175,7 +177,7 @@ def test_searches_share_one_storage_as_separate_studies(tmp_path, toy_csv, tiny_
     assert len(open_results(tmp_path / "a")[1]) == 1 and len(open_results(tmp_path / "b")[1]) == 2
     assert a.results[0].to_dict() == open_results(tmp_path / "a")[1][0].to_dict()
     assert len(b.results) == 2
-    with pytest.raises(UserError, match="--storage"):
+    with pytest.raises(UserError, match="storage"):
         other = f"sqlite:///{tmp_path / 'other.db'}"
         run_search(_settings(toy_csv, trials=1, storage=other), tmp_path / "a", echo=lambda s: None, base=tiny_bert)
 
@@ -234,7 +236,7 @@ def test_a_user_reference_point_is_used_and_part_of_the_search(tmp_path, toy_csv
     assert ledger.get_reference() == [0.3, 10.0]
     expected = hypervolume_curve(outcome.results, reference=[0.3, 10.0])
     assert [hv for _, hv in ledger.hypervolumes()] == pytest.approx(list(expected))
-    with pytest.raises(UserError, match="--reference"):
+    with pytest.raises(UserError, match="reference"):
         run_search(_settings(toy_csv, reference={"score": 0.4}, trials=3), tmp_path / "s",
                    echo=lambda s: None, base=tiny_bert)  # fmt: skip
 
@@ -242,13 +244,13 @@ def test_a_user_reference_point_is_used_and_part_of_the_search(tmp_path, toy_csv
 @pytest.mark.parametrize(
     ("kw", "field"),
     [
-        ({"batch": 0}, "--batch"),
+        ({"batch": 0}, "batch"),
         ({"objectives": ("params", "score")}, "objectives"),
         ({"objectives": ("score", "params", "flops")}, "objectives"),
-        ({"reference": {"time": 10.0}}, "--reference"),
-        ({"reference": {"score": float("nan")}}, "--reference"),
-        ({"optimizer": "bogus"}, "--optimizer"),
-        ({"optimizer_seed": -1}, "--optimizer-seed"),
+        ({"reference": {"time": 10.0}}, "reference"),
+        ({"reference": {"score": float("nan")}}, "reference"),
+        ({"optimizer": "bogus"}, "optimizer"),
+        ({"optimizer_seed": -1}, "optimizer_seed"),
     ],
 )
 def test_bad_search_settings_name_the_flag(toy_csv, kw, field):
@@ -327,9 +329,10 @@ def test_the_optimiser_aims_at_the_reference_the_study_records(tmp_path, toy_csv
     settings = _settings(toy_csv, objectives=("score", "params", "time"), optimizer="gp", init_trials=2, trials=3)
     search = prepare(settings, tmp_path / "s", echo=lambda s: None, base=tiny_bert)
     search.executor = _InstantExecutor(slots=1)
-    assert search.optimiser.reference is None and _ledger(tmp_path / "s").get_reference() is None
+    ledger = _ledger(tmp_path / "s", "score,params,time")
+    assert search.optimiser.reference is None and ledger.get_reference() is None
     run(search, echo=lambda s: None)
-    recorded = _ledger(tmp_path / "s").get_reference()
+    recorded = _ledger(tmp_path / "s", "score,params,time").get_reference()
     first = search.results[0]
     assert recorded == pytest.approx([0.0, 10.0, DEFAULT_COST_FACTOR * first.train_seconds])
     assert search.optimiser.reference.tolist() == pytest.approx(recorded)

@@ -195,9 +195,9 @@ def test_search_records_stopped_trials_reports_and_resumes(tmp_path, toy_csv, ti
 @pytest.mark.parametrize(
     ("kw", "needle"),
     [
-        ({"budget": Budget(evals_per_epoch=1)}, "--evals-per-epoch"),
-        ({"objectives": ("score", "params", "time")}, "--objectives score,params"),
-        ({"stop_margin": -1.0}, "--stop-margin"),
+        ({"budget": Budget(evals_per_epoch=1)}, "`evals_per_epoch=4`"),
+        ({"objectives": ("score", "params", "time")}, "`objectives=score,params`"),
+        ({"stop_margin": -1.0}, "stop_margin"),
     ],
 )
 def test_early_stopping_settings_are_checked(toy_csv, kw, needle):

@@ -206,7 +206,7 @@ class SearchSpace:
     def named(cls, name: str, num_layers: int, hidden_size: int) -> SearchSpace:
         """One of the named spaces (:data:`SPACES`) sized for a model."""
         if name not in SPACES:
-            raise UserError("--space", name, "unknown search space", f"use one of {sorted(SPACES)}")
+            raise UserError("space", name, "unknown search space", f"use one of {sorted(SPACES)}")
         return cls(name=name, num_layers=num_layers, hidden_size=hidden_size, modules=SPACES[name])
 
     @classmethod
@@ -219,7 +219,7 @@ class SearchSpace:
         hidden = getattr(model_config, "hidden_size", None)
         if not isinstance(layers, int) or not isinstance(hidden, int):
             raise UserError(
-                "--model",
+                "model",
                 type(model_config).__name__,
                 "its config gives no integer num_hidden_layers/hidden_size",
                 "use a transformer encoder or decoder model",

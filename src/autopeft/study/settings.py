@@ -42,8 +42,8 @@ class SearchSettings:
     """Everything that defines a search. Saved as ``search.json`` in the search directory.
 
     Args:
-        model: ``--model`` (``minilm``, a directory or a hub name).
-        task: ``--task`` (``glue/sst2``, ``superglue/cb``, or a CSV/TSV/JSONL file).
+        model: ``minilm``, a model directory or a hub name.
+        task: ``glue/sst2``, ``superglue/cb``, ... or a CSV/TSV/JSONL file.
         data_dir: where GLUE/SuperGLUE files lie (absolute); None = hub.
         text_columns, label_column, task_kind: for local files.
         space: ``paper`` or ``extended``.
@@ -100,21 +100,21 @@ class SearchSettings:
 
     def __post_init__(self) -> None:
         if self.space not in SPACES:
-            raise UserError("--space", self.space, "unknown search space", f"use one of {sorted(SPACES)}")
+            raise UserError("space", self.space, "unknown search space", f"use one of {sorted(SPACES)}")
         if self.optimizer not in OPTIMISERS:
-            raise UserError("--optimizer", self.optimizer, "unknown optimiser", f"use one of {list(OPTIMISERS)}")
+            raise UserError("optimizer", self.optimizer, "unknown optimiser", f"use one of {list(OPTIMISERS)}")
         if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
-            raise UserError("--trials", self.trials, "must be a positive whole number", "use e.g. --trials 20")
+            raise UserError("trials", self.trials, "must be a positive whole number", "use e.g. `trials=20`")
         if self.init_trials is not None and (isinstance(self.init_trials, bool) or self.init_trials < 0):
-            raise UserError("--init-trials", self.init_trials, "must be 0 or more", "use e.g. --init-trials 10")
+            raise UserError("init_trials", self.init_trials, "must be 0 or more", "use e.g. `init_trials=10`")
         if self.optimizer_seed is not None and (
             isinstance(self.optimizer_seed, bool) or not isinstance(self.optimizer_seed, int) or self.optimizer_seed < 0
         ):
             raise UserError(
-                "--optimizer-seed", self.optimizer_seed, "must be a whole number >= 0", "use e.g. --optimizer-seed 1"
+                "optimizer_seed", self.optimizer_seed, "must be a whole number >= 0", "use e.g. `optimizer_seed=1`"
             )
         if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1:
-            raise UserError("--batch", self.batch, "must be a positive whole number", "use e.g. --batch 4")
+            raise UserError("batch", self.batch, "must be a positive whole number", "use e.g. `batch=4`")
         objectives = parse_objectives(self.objectives)
         object.__setattr__(self, "objectives", tuple(o.name for o in objectives))
         if self.reference is not None:
@@ -122,36 +122,36 @@ class SearchSettings:
             for name, value in reference.items():
                 if name not in self.objectives:
                     raise UserError(
-                        "--reference",
+                        "reference",
                         name,
                         f"is not an objective of this search {list(self.objectives)}",
-                        "name only the objectives of --objectives, e.g. --reference score=0.5,params=5",
+                        "name only the objectives of `objectives`, e.g. `reference=score=0.5,params=5`",
                     )
                 if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
-                    raise UserError("--reference", f"{name}={value}", "must be a finite number", "e.g. score=0.5")
+                    raise UserError("reference", f"{name}={value}", "must be a finite number", "e.g. score=0.5")
             object.__setattr__(self, "reference", {k: float(v) for k, v in sorted(reference.items())} or None)
         if self.threads is not None and self.threads < 1:
-            raise UserError("--threads", self.threads, "must be at least 1", "omit it to use every core")
+            raise UserError("threads", self.threads, "must be at least 1", "omit it to use every core")
         if self.text_columns is not None:
             object.__setattr__(self, "text_columns", tuple(self.text_columns))
         if not isinstance(self.stop_margin, (int, float)) or not self.stop_margin >= 0:
-            raise UserError("--stop-margin", self.stop_margin, "must be a number >= 0", "use e.g. --stop-margin 0.028")
+            raise UserError("stop_margin", self.stop_margin, "must be a number >= 0", "use e.g. `stop_margin=0.028`")
         if self.early_stop:
             if self.objectives != ("score", "params"):
                 raise UserError(
-                    "--early-stop",
+                    "early_stop",
                     ",".join(self.objectives),
                     "judges trials on score and parameters only, so it cannot serve a third objective",
-                    "use --objectives score,params, or leave --early-stop out",
+                    "use `objectives=score,params`, or leave `early_stop` out",
                 )
             budget = self.budget
             evals = budget.evals_per_epoch * budget.epochs if budget.max_steps is None else budget.evals_per_epoch
             if evals < 2:
                 raise UserError(
-                    "--early-stop",
+                    "early_stop",
                     f"{evals:g} evaluation(s) per trial",
                     "needs at least two evaluations per trial to see a learning curve",
-                    "add e.g. --evals-per-epoch 4",
+                    "add e.g. `evals_per_epoch=4`",
                 )
 
     def to_dict(self) -> dict[str, Any]:
@@ -197,7 +197,7 @@ def load_settings(out_dir: str | Path) -> SearchSettings:
             "DIR",
             str(out_dir),
             f"holds no {SETTINGS_FILE}, so it is not a search directory",
-            "give the --out directory of an earlier `autopeft search`",
+            "give the `out` directory of an earlier `autopeft search`",
         )
     try:
         return SearchSettings.from_dict(json.loads(path.read_text()))
@@ -209,12 +209,11 @@ def _check_same_search(old: SearchSettings, new: SearchSettings, out_dir: Path) 
     for name in IDENTITY_FIELDS:
         a, b = getattr(old, name), getattr(new, name)
         if a != b:
-            flag = "--" + name.replace("_", "-")
             raise UserError(
-                flag,
+                name,
                 b if not isinstance(b, Budget) else b.to_dict(),
-                f"{out_dir} holds a search with {flag} {a if not isinstance(a, Budget) else a.to_dict()}",
-                f"run `autopeft resume {out_dir}`, repeat the same settings, or choose another --out",
+                f"{out_dir} holds a search with `{name}` {a if not isinstance(a, Budget) else a.to_dict()}",
+                f"run `autopeft resume {out_dir}`, repeat the same settings, or choose another `out`",
             )
 
 
@@ -249,19 +248,18 @@ def for_directory(settings: SearchSettings, out_dir: Path) -> SearchSettings:
             if new_value is None:
                 settings = dataclasses.replace(settings, **{name: old_value})
             elif new_value != old_value:
-                flag = "--" + name.replace("_", "-")
                 raise UserError(
-                    flag,
+                    name,
                     new_value,
-                    f"{out_dir} keeps its ledger at {flag} {old_value}",
-                    f"omit {flag} when continuing this search, or choose another --out",
+                    f"{out_dir} keeps its ledger at `{name}` {old_value}",
+                    f"omit `{name}` when continuing this search, or choose another `out`",
                 )
     elif out_dir.exists() and (out_dir / "study.db").exists():
         raise UserError(
-            "--out", str(out_dir), f"holds a study.db but no {SETTINGS_FILE}", "choose an empty or new directory"
+            "out", str(out_dir), f"holds a study.db but no {SETTINGS_FILE}", "choose an empty or new directory"
         )
     elif out_dir.exists() and not out_dir.is_dir():
-        raise UserError("--out", str(out_dir), "is a file", "choose a directory")
+        raise UserError("out", str(out_dir), "is a file", "choose a directory")
     if settings.study_name is None:
         settings = dataclasses.replace(settings, study_name=out_dir.resolve().name)
     return settings
