@@ -100,22 +100,15 @@ def _budget_from(args: argparse.Namespace):
     return Budget(**{name: getattr(args, name) for name in BUDGET_FLAGS if hasattr(args, name)})
 
 
-def _int_list(flag: str, text: str | None) -> list[int]:
+def _numbers(flag: str, text: str | None, kind: type[int] | type[float]) -> list[Any]:
+    """``--pick 0,2`` (whole numbers) or ``--budgets 0.1,0.5`` (numbers) → a list; empty when not given."""
     if not text:
         return []
     try:
-        return [int(x) for x in text.split(",") if x.strip()]
+        return [kind(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise UserError(flag, text, "must be comma-separated whole numbers", f"e.g. {flag} 0,2") from None
-
-
-def _float_list(flag: str, text: str | None) -> list[float]:
-    if not text:
-        return []
-    try:
-        return [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise UserError(flag, text, "must be comma-separated numbers", f"e.g. {flag} 0.1,0.5,1.0") from None
+        what, example = ("whole numbers", "0,2") if kind is int else ("numbers", "0.1,0.5,1.0")
+        raise UserError(flag, text, f"must be comma-separated {what}", f"e.g. {flag} {example}") from None
 
 
 def _task_list(flag: str, text: str | None) -> list[str]:
@@ -344,35 +337,19 @@ def _parse_reference(text: str | None) -> dict[str, float] | None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from autopeft import api
     from autopeft.study.settings import SearchSettings
 
+    # the flags' dests are the settings' field names; a flag left unset takes the field's default
+    fields = {f.name for f in dataclasses.fields(SearchSettings)} - {"text_columns", "reference", "budget"}
+    given = {name: getattr(args, name) for name in fields if getattr(args, name, None) is not None}
     text_columns = None
     if args.text_columns:
         text_columns = tuple(c.strip() for c in args.text_columns.split(",") if c.strip())
     settings = SearchSettings(
-        model=args.model,
-        task=args.task,
-        data_dir=args.data_dir,
-        text_columns=text_columns,
-        label_column=args.label_column,
-        task_kind=args.task_kind,
-        space=args.space,
-        optimizer=args.optimizer,
-        init_trials=args.init_trials,
-        batch=args.batch,
-        trials=args.trials,
-        objectives=args.objectives,
-        reference=_parse_reference(args.reference),
-        seed=args.seed,
-        optimizer_seed=args.optimizer_seed,
-        budget=_budget_from(args),
-        storage=args.storage,
-        study_name=args.study_name,
-        device=args.device,
-        threads=args.threads,
-        early_stop=args.early_stop,
-        **({} if args.stop_margin is None else {"stop_margin": args.stop_margin}),
+        **given, text_columns=text_columns, reference=_parse_reference(args.reference), budget=_budget_from(args)
     )
     _print_front(api.run(settings, args.out))
     return EXIT_OK
@@ -435,9 +412,9 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     settings = load_settings(args.dir)
     methods = pick_from_search(
         args.dir,
-        pareto=_int_list("--pick", args.pareto),
-        trials=_int_list("--trials", args.trials),
-        budgets=_float_list("--budgets", args.budgets),
+        pareto=_numbers("--pick", args.pareto, int),
+        trials=_numbers("--trials", args.trials, int),
+        budgets=_numbers("--budgets", args.budgets, float),
     )
     tasks = _task_list("--tasks", args.tasks) or [settings.task]
     budget = _budget_from(args)

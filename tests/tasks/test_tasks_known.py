@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tasks_checks import check_user_error as _check
 
 from autopeft.errors import UserError
 from autopeft.tasks import KNOWN_TASKS, TaskData, load_task, resolve_data_dir
@@ -157,15 +158,6 @@ def test_data_dir_argument_wins_over_env(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert resolve_data_dir(DATA_DIR) == DATA_DIR
     monkeypatch.delenv("AUTOPEFT_DATA")
     assert resolve_data_dir(None) is None
-
-
-def _check(err: pytest.ExceptionInfo[UserError], field: str, value: object, *fragments: str) -> None:
-    assert isinstance(err.value, UserError)
-    assert err.value.field == field
-    message = str(err.value)
-    assert field in message and str(value) in message
-    for fragment in fragments:
-        assert fragment in message, (fragment, message)
 
 
 def test_missing_data_dir_is_a_user_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tasks_checks import check_user_error as _check
 
 from autopeft.errors import UserError
 from autopeft.tasks import load_task
@@ -19,14 +20,6 @@ def _write(path: Path, text: str) -> Path:
 
 def _jsonl(path: Path, records: list[dict[str, object]]) -> Path:
     return _write(path, "".join(json.dumps(r) + "\n" for r in records))
-
-
-def _check(err: pytest.ExceptionInfo[UserError], field: str, value: object, *fragments: str) -> None:
-    assert err.value.field == field
-    message = str(err.value)
-    assert field in message and str(value) in message, message
-    for fragment in fragments:
-        assert fragment in message, (fragment, message)
 
 
 def test_csv_classification_with_quoted_text(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tasks_checks import check_user_error as _check
 
 from autopeft.errors import UserError
 from autopeft.tasks import Split, load_task, split_train_val
@@ -154,14 +155,6 @@ def test_unstratifiable_draw_falls_back_with_warning() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         split_train_val(split, train_examples=None, val_examples=5, seed=0, stratify=False)
-
-
-def _check(err: pytest.ExceptionInfo[UserError], field: str, value: object, *fragments: str) -> None:
-    assert err.value.field == field
-    message = str(err.value)
-    assert field in message and str(value) in message, message
-    for fragment in fragments:
-        assert fragment in message, (fragment, message)
 
 
 @pytest.mark.parametrize(
