@@ -4,6 +4,7 @@ The method of AutoPEFT (Zhou, Wan, Vulić, Korhonen, TACL 2024) as a library and
 """
 
 import os as _os
+from typing import Any
 
 # XLA's C++ logger reads this once, when JAX is imported (BoTorch imports it with its models): without it
 # every compiled NUTS sampler loaded from the persistent cache prints "Assume version compatibility"
@@ -18,7 +19,7 @@ _API = ("search", "load", "resume", "SearchResult", "search_settings")
 __all__ = ["Budget", "SearchSettings", *_API]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _API:
         from autopeft import api
 
