@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from autopeft.errors import UserError
+from autopeft.errors import SearchFailed, UserError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -365,7 +365,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from autopeft import api
     from autopeft.render import format_summary, trials_table
+    from autopeft.study.search import refresh_reports
 
+    if refresh_reports(args.dir):
+        print(f"(reports in {args.dir} rewritten: they did not show every trial of the ledger)")
     result = api.load(args.dir)
     settings, results = result.settings, list(result.trials)
     print(
@@ -571,6 +574,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"autopeft: error: {_as_flags(exc, _flags_by_field(parser, args.command))}", file=sys.stderr)
         return EXIT_USAGE
+    except SearchFailed as exc:
+        print(f"autopeft: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("autopeft: interrupted; `autopeft resume DIR` continues a search", file=sys.stderr)
         return EXIT_INTERRUPTED

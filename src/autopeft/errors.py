@@ -38,3 +38,10 @@ class TrialError(RuntimeError):
 
     The search records the trial as failed with this message and goes on.
     """
+
+
+class SearchFailed(RuntimeError):
+    """A search that cannot go on: every trial failed, or the last few failed with the same error.
+
+    The CLI prints it and exits with status 1; what the ledger holds is kept, and the reports show it.
+    """

@@ -1,9 +1,11 @@
 """The ledger of a search: every trial in an Optuna study (SQLite file by default, or any RDB URL).
 
-A trial enters the ledger as RUNNING before it trains and is told COMPLETE (objective values) or FAIL
-when it ends, with the whole :class:`TrialResult` as a user attribute. A process killed mid-trial leaves
-that trial RUNNING; :meth:`Ledger.recover_interrupted` marks it failed-interrupted and hands its
-configuration back so the search runs it again. So at most the running trial's work is lost.
+A trial enters the ledger as RUNNING, with its configuration, in one write before it trains; when it
+ends, the whole :class:`TrialResult` is written as a user attribute and then the trial is told COMPLETE
+(objective values), PRUNED (stopped early) or FAIL. A process killed mid-trial leaves that trial RUNNING;
+:meth:`Ledger.recover_interrupted` marks it failed-interrupted and hands its configuration back so the
+search runs it again (or, if its result was already written, finishes it). So at most the running
+trial's work is lost, and no trial is run twice.
 
 The ledger is a plain Optuna study: ``optuna-dashboard <storage URL>`` and Optuna's own API can watch it.
 """
@@ -15,7 +17,7 @@ import json
 
 import optuna
 from optuna.distributions import IntDistribution
-from optuna.trial import TrialState
+from optuna.trial import TrialState, create_trial
 
 from autopeft.errors import UserError
 from autopeft.records.objectives import DEFAULT_OBJECTIVES, Objective
@@ -35,6 +37,24 @@ def _another_search(storage: str, study_name: str, holds: str) -> UserError:
         f"the ledger at {storage} holds a search with {holds}",
         "give this search its own `study_name`, or another `storage`",
     )
+
+
+def _check_same_search(
+    study: optuna.Study, space: SearchSpace, objectives: tuple[Objective, ...], storage: str, study_name: str
+) -> None:
+    # Optuna loads an existing study whatever directions it is asked for
+    recorded_directions = [d.name.lower() for d in study.directions]
+    directions = [o.direction for o in objectives]
+    if recorded_directions != directions:
+        raise _another_search(
+            storage,
+            study_name,
+            f"{len(recorded_directions)} objectives ({', '.join(recorded_directions)}), "
+            f"this search {len(directions)} ({', '.join(directions)})",
+        )
+    recorded = study.user_attrs.get("space")
+    if recorded is not None and SearchSpace.from_dict(json.loads(recorded)) != space:
+        raise _another_search(storage, study_name, f"another space: {recorded}")
 
 
 class Ledger:
@@ -70,22 +90,21 @@ class Ledger:
             load_if_exists=True,
         )
         self._distributions = {d.name: IntDistribution(0, d.cardinality - 1) for d in space.dimensions}
-        self._running: dict[int, optuna.Trial] = {}
-        # Optuna loads an existing study whatever directions it is asked for
-        recorded_directions = [d.name.lower() for d in self.study.directions]
-        directions = [o.direction for o in objectives]
-        if recorded_directions != directions:
-            raise _another_search(
-                storage,
-                study_name,
-                f"{len(recorded_directions)} objectives ({', '.join(recorded_directions)}), "
-                f"this search {len(directions)} ({', '.join(directions)})",
-            )
-        recorded = self.study.user_attrs.get("space")
-        if recorded is None:
+        self._running: dict[int, int] = {}  # trial number -> trial id, while it runs
+        _check_same_search(self.study, space, objectives, storage, study_name)
+        if self.study.user_attrs.get("space") is None:
             self.study.set_user_attr("space", json.dumps(space.to_dict(), sort_keys=True))
-        elif SearchSpace.from_dict(json.loads(recorded)) != space:
-            raise _another_search(storage, study_name, f"another space: {recorded}")
+
+    @staticmethod
+    def check(storage: str, study_name: str, space: SearchSpace, objectives: tuple[Objective, ...]) -> None:
+        """Refuse (:class:`UserError`) a search whose storage holds a study of that name for another
+        search, without creating anything in it (a study not there yet is fine)."""
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        try:
+            study = optuna.load_study(study_name=study_name, storage=storage)
+        except KeyError:
+            return
+        _check_same_search(study, space, objectives, storage, study_name)
 
     @classmethod
     def load(
@@ -114,30 +133,45 @@ class Ledger:
     # --- trials ------------------------------------------------------------------------------
 
     def start(self, config: PeftConfig) -> int:
-        """Enter ``config`` as a RUNNING trial; returns its number."""
+        """Enter ``config`` as a RUNNING trial, tagged with its configuration, in one write; returns its
+        number. (A kill can then never leave a trial without its configuration, nor a queued trial that
+        would hand its parameters to a later one.)"""
         vec = self.space.encode(config)
         params = {d.name: int(v) for d, v in zip(self.space.dimensions, vec, strict=True)}
-        self.study.enqueue_trial(params, skip_if_exists=False)
-        trial = self.study.ask(self._distributions)
-        trial.set_user_attr(_CONFIG, config.key())
-        self._running[trial.number] = trial
-        return trial.number
+        template = create_trial(
+            state=TrialState.RUNNING,
+            params=params,
+            distributions=self._distributions,
+            user_attrs={_CONFIG: config.key()},
+        )
+        # Study.add_trial makes the same single write but does not say which trial it made
+        trial_id = self.study._storage.create_new_trial(self.study._study_id, template_trial=template)
+        number = self.study._storage.get_trial_number_from_id(trial_id)
+        self._running[number] = trial_id
+        return number
 
     def finish(self, number: int, result: TrialResult, *, hypervolume: float | None = None) -> TrialResult:
         """Record the result of trial ``number``, and the study's hypervolume once it is in; returns the
-        result with its number set."""
+        result with its number set.
+
+        The result is written first, then the trial's state: a kill between the two leaves a RUNNING
+        trial holding its result, which :meth:`recover_interrupted` finishes instead of running again.
+        """
         result = dataclasses.replace(result, number=number)
-        trial = self._running.pop(number)
+        trial = optuna.trial.Trial(self.study, self._running.pop(number))
         trial.set_user_attr(_RESULT, result.to_json())
         if hypervolume is not None:
             trial.set_user_attr(_HYPERVOLUME, float(hypervolume))
-        if result.ok:
-            self.study.tell(trial, [float(getattr(result, o.attribute)) for o in self.objectives])
-        elif result.stopped:
-            self.study.tell(trial, state=TrialState.PRUNED)
-        else:
-            self.study.tell(trial, state=TrialState.FAIL)
+        self._tell(number, result)
         return result
+
+    def _tell(self, number: int, result: TrialResult) -> None:
+        if result.ok:
+            self.study.tell(number, [float(getattr(result, o.attribute)) for o in self.objectives])
+        elif result.stopped:
+            self.study.tell(number, state=TrialState.PRUNED)
+        else:
+            self.study.tell(number, state=TrialState.FAIL)
 
     def results(self) -> list[TrialResult]:
         """Finished trials (complete, stopped early and failed, not interrupted), in trial-number order."""
@@ -156,22 +190,31 @@ class Ledger:
         )
 
     def running(self) -> list[tuple[int, PeftConfig]]:
-        """Trials left RUNNING (by a process that died, or one running now)."""
+        """Trials left RUNNING without a result (by a process that died, or one running now)."""
         return [
             (t.number, PeftConfig.from_dict(json.loads(t.user_attrs[_CONFIG])))
             for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-            if _CONFIG in t.user_attrs
+            if _CONFIG in t.user_attrs and _RESULT not in t.user_attrs
         ]
 
     def recover_interrupted(self) -> list[PeftConfig]:
-        """Mark every RUNNING trial failed-interrupted; return their configurations, to run again.
+        """Close every trial a dead process left open; return the configurations to run again.
 
-        Only call this when no other process works on the same ledger (one search per directory).
+        - a RUNNING trial that holds its result (killed between writing it and telling the study) is
+          told that result: its work is kept;
+        - a RUNNING trial without a result is marked failed-interrupted and its configuration returned;
+        - a trial queued or started by an older version without its configuration is marked failed.
+
+        Only the search's owner may call this (another live process's trial would be closed too).
         """
         configs = []
-        for number, config in self.running():
-            self.study.tell(number, state=TrialState.FAIL)
-            configs.append(config)
+        for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
+            if _RESULT in t.user_attrs:
+                self._tell(t.number, TrialResult.from_json(t.user_attrs[_RESULT]))
+                continue
+            self.study.tell(t.number, state=TrialState.FAIL)
+            if _CONFIG in t.user_attrs:
+                configs.append(PeftConfig.from_dict(json.loads(t.user_attrs[_CONFIG])))
         return configs
 
     def interrupted_count(self) -> int:

@@ -32,7 +32,7 @@ import numpy as np
 from autopeft.analysis import summarise
 from autopeft.analysis.hypervolume import ReferencePoint, hypervolume_curve
 from autopeft.build import ParamTable
-from autopeft.errors import UserError
+from autopeft.errors import SearchFailed
 from autopeft.exec import Executor, LocalExecutor, TrialRequest
 from autopeft.models import BaseModel, load_model_config
 from autopeft.optim import MODEL_BASED, make_optimiser
@@ -44,9 +44,18 @@ from autopeft.records.trial import TrialResult
 from autopeft.render import plot_hypervolume, plot_pareto, write_pareto_json, write_trials_csv
 from autopeft.space import PeftConfig, SearchSpace
 from autopeft.study.ledger import STUDY_NAME, Ledger
-from autopeft.study.settings import SETTINGS_FILE, SearchSettings, default_storage, for_directory, load_settings
+from autopeft.study.ownership import SearchOwner
+from autopeft.study.settings import (
+    DEFAULT_LEDGER,
+    SETTINGS_FILE,
+    SearchSettings,
+    check_ledger_is_there,
+    default_storage,
+    for_directory,
+    load_settings,
+)
 from autopeft.study.stopping import DEFAULT_MIN_TRIALS, ParetoStopper, chance_level
-from autopeft.tasks import TaskSpec, majority_score
+from autopeft.tasks import TaskData, TaskSpec, majority_score
 from autopeft.train.data import PreparedData, carve_splits, prepare_data
 
 
@@ -66,6 +75,7 @@ class Search:
         executor: runs the trials.
         stopper: early stopping, when on.
         title: the reports' title.
+        owner: this process's ownership of the search (released by :meth:`close`).
         results: finished trials, in the order they finished (the ledger's, then this process's).
         rerun: configurations of trials a crash left running, to run again before new proposals.
     """
@@ -81,12 +91,23 @@ class Search:
     executor: Executor
     stopper: ParetoStopper | None
     title: str
+    owner: SearchOwner
     results: list[TrialResult] = field(default_factory=list)
     rerun: list[PeftConfig] = field(default_factory=list)
 
     @property
     def remaining(self) -> int:
         return max(0, self.settings.trials - len(self.results))
+
+    def close(self) -> None:
+        """Give the search up: another process may own it from now on."""
+        self.owner.release()
+
+    def __enter__(self) -> Search:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @dataclass
@@ -113,12 +134,15 @@ def run_search(
         echo: where progress lines go.
         base: an already loaded backbone (tests); default loads ``settings.model``.
     """
-    search = prepare(settings, Path(out_dir), echo=echo, base=base)
-    started = time.perf_counter()
-    run(search, echo=echo)
-    if search.results and not (search.out_dir / "pareto.json").exists():
-        report(search)
-    echo(f"search finished in {time.perf_counter() - started:.0f} s; results in {search.out_dir}")
+    with prepare(settings, Path(out_dir), echo=echo, base=base) as search:
+        started = time.perf_counter()
+        try:
+            run(search, echo=echo)
+        finally:
+            # also after an interrupt or a failure: the reports always show what the ledger holds
+            if search.results:
+                report(search)
+        echo(f"search finished in {time.perf_counter() - started:.0f} s; results in {search.out_dir}")
     return SearchOutcome(out_dir=search.out_dir, results=search.results, majority=search.majority)
 
 
@@ -144,7 +168,28 @@ def prepare(settings: SearchSettings, out_dir: Path, *, echo: Echo = print, base
     if task.spec.kind == "classification":
         majority = majority_score(task.spec, data.train.labels, data.val.labels)
 
-    ledger = _open_ledger(settings, out_dir, space)
+    ledger, owner = _open_ledger(settings, out_dir, space)
+    try:
+        return _assemble(settings, out_dir, space, task, base, data, majority, ledger, owner, echo)
+    except BaseException:
+        owner.release()
+        raise
+
+
+def _assemble(
+    settings: SearchSettings,
+    out_dir: Path,
+    space: SearchSpace,
+    task: TaskData,
+    base: BaseModel,
+    data: PreparedData,
+    majority: float | None,
+    ledger: Ledger,
+    owner: SearchOwner,
+    echo: Echo,
+) -> Search:
+    """The rest of :func:`prepare`, once this process owns the search: recover interrupted trials and
+    build the optimiser (told every finished trial), the stopper, the reference point and the executor."""
     rerun = ledger.recover_interrupted()
     results = ledger.results()
     if rerun:
@@ -196,20 +241,35 @@ def prepare(settings: SearchSettings, out_dir: Path, *, echo: Echo = print, base
         executor=executor,
         stopper=stopper,
         title=title,
+        owner=owner,
         results=results,
         rerun=rerun,
     )
 
 
-def _open_ledger(settings: SearchSettings, out_dir: Path, space: SearchSpace) -> Ledger:
-    """Write ``search.json`` and open (or create) the study's ledger: the first writes of a search."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / SETTINGS_FILE, json.dumps(settings.to_dict(), indent=2, sort_keys=True) + "\n")
+def _open_ledger(settings: SearchSettings, out_dir: Path, space: SearchSpace) -> tuple[Ledger, SearchOwner]:
+    """Take ownership of the search and open (or create) its ledger, then write ``search.json``.
+
+    The storage is checked for another search under the same study name before anything is written;
+    then the directory is locked, the ledger opened and the study claimed (a second process on the same
+    directory or study is refused, naming the owner), and only then are the settings written.
+    """
     storage = settings.storage or default_storage(out_dir)
     assert settings.study_name is not None  # named by for_directory
-    ledger = Ledger(storage, space, settings.objective_list, study_name=settings.study_name)
-    ledger.set_settings(settings.to_dict())
-    return ledger
+    objectives = settings.objective_list
+    if settings.storage is not None or (out_dir / DEFAULT_LEDGER).exists():
+        Ledger.check(storage, settings.study_name, space, objectives)
+    owner = SearchOwner.acquire(out_dir)
+    try:
+        ledger = Ledger(storage, space, objectives, study_name=settings.study_name)
+        owner.claim(ledger.study, storage, settings.study_name)
+        text = json.dumps(settings.to_dict(), indent=2, sort_keys=True) + "\n"
+        atomic_write_text(out_dir / SETTINGS_FILE, text)
+        ledger.set_settings(settings.to_dict())
+    except BaseException:
+        owner.release()
+        raise
+    return ledger, owner
 
 
 def _reference(ledger: Ledger, settings: SearchSettings, results: list[TrialResult]) -> ReferencePoint:
@@ -259,6 +319,7 @@ def run(search: Search, *, echo: Echo = print) -> list[TrialResult]:
     recorded (:func:`_record`) and the reports rewritten. Returns ``search.results``.
     """
     while search.remaining:
+        search.owner.check()
         proposals, asked = _next_proposals(search, echo)
         if not proposals:
             echo(f"every valid configuration of the space has been tried ({len(search.results)} trials); stopping")
@@ -267,7 +328,31 @@ def run(search: Search, *, echo: Echo = print) -> list[TrialResult]:
         for request, result in _run_announced(search, requests, echo):
             _record(search, request, dataclasses.replace(result, proposal_seconds=asked), echo)
             report(search)
+            _stop_if_failing(search.results)
+    if search.results and not any(r.status != "failed" for r in search.results):
+        raise SearchFailed(
+            f"every trial failed ({len(search.results)}); the last error: {_first_line(search.results[-1])}"
+        )
     return search.results
+
+
+#: A search stops (exit 1) when this many trials in a row failed with the same error.
+FAILURE_STREAK = 3
+
+
+def _stop_if_failing(results: list[TrialResult]) -> None:
+    """Raise :class:`SearchFailed` when the last :data:`FAILURE_STREAK` trials all failed with one error
+    (a model that cannot be built, a device that is gone: more trials would fail the same way)."""
+    last = results[-FAILURE_STREAK:]
+    if len(last) == FAILURE_STREAK and all(r.status == "failed" for r in last):
+        errors = {_first_line(r) for r in last}
+        if len(errors) == 1:
+            raise SearchFailed(f"the last {FAILURE_STREAK} trials failed with the same error: {errors.pop()}")
+
+
+def _first_line(result: TrialResult) -> str:
+    lines = [line.strip() for line in (result.error or "").splitlines() if line.strip()]
+    return lines[0] if lines else "unknown error"
 
 
 def _next_proposals(search: Search, echo: Echo) -> tuple[list[PeftConfig], float | None]:
@@ -389,15 +474,29 @@ def open_search(out_dir: str | Path) -> OpenedSearch:
     """Settings, finished trials and reference point of the search in ``out_dir``."""
     out_dir = Path(out_dir)
     settings = load_settings(out_dir)
+    check_ledger_is_there(settings, out_dir)
     storage = settings.storage or default_storage(out_dir)
-    try:
-        ledger = Ledger.load(storage, settings.study_name or STUDY_NAME, settings.objective_list)
-    except KeyError as exc:
-        raise UserError("DIR", str(out_dir), "its ledger holds no trials yet", "run the search first") from exc
+    ledger = Ledger.load(storage, settings.study_name or STUDY_NAME, settings.objective_list)
     results = ledger.results()
     reference = ReferencePoint(settings.objective_list, settings.reference, value=ledger.get_reference())
     reference.observe(results)
     return OpenedSearch(settings, results, reference.value)
+
+
+def refresh_reports(out_dir: str | Path) -> bool:
+    """Rewrite the reports of the search in ``out_dir`` when they do not show every trial its ledger
+    holds (a process killed between recording a trial and rewriting them). Returns whether it wrote."""
+    out_dir = Path(out_dir)
+    opened = open_search(out_dir)
+    csv_path = out_dir / "trials.csv"
+    shown = len(csv_path.read_text().splitlines()) - 1 if csv_path.is_file() else -1
+    if shown == len(opened.results) or not opened.results:
+        return False
+    settings = opened.settings
+    reference = ReferencePoint(settings.objective_list, settings.reference, value=opened.reference)
+    title = f"{settings.model} on {settings.task} ({settings.optimizer}, {settings.space} space)"
+    write_reports(out_dir, opened.results, title, settings.objective_list, reference)
+    return True
 
 
 def open_results(out_dir: str | Path) -> tuple[SearchSettings, list[TrialResult]]:

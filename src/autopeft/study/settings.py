@@ -185,8 +185,12 @@ class SearchSettings:
         return cls(**data)
 
 
+#: The ledger's file in a search directory when no ``storage`` is given.
+DEFAULT_LEDGER = "study.db"
+
+
 def default_storage(out_dir: Path) -> str:
-    return f"sqlite:///{(out_dir / 'study.db').resolve()}"
+    return f"sqlite:///{(out_dir / DEFAULT_LEDGER).resolve()}"
 
 
 def load_settings(out_dir: str | Path) -> SearchSettings:
@@ -217,6 +221,45 @@ def _check_same_search(old: SearchSettings, new: SearchSettings, out_dir: Path) 
             )
 
 
+def check_ledger_is_there(settings: SearchSettings, out_dir: Path) -> None:
+    """A directory that holds a search must still hold its ledger: a missing, empty or unreadable one is
+    refused, never silently replaced by a new one (which would drop every finished trial)."""
+    import optuna
+
+    storage = settings.storage or default_storage(out_dir)
+    study_name = settings.study_name or STUDY_NAME
+    fix = (
+        f"restore the ledger (`storage` {storage}) from a copy; to start over, delete {out_dir} or choose another `out`"
+    )
+    if settings.storage is None:
+        path = out_dir / DEFAULT_LEDGER
+        if not path.is_file() or path.stat().st_size == 0:
+            state = "is missing" if not path.exists() else "is empty"
+            raise UserError("out", str(out_dir), f"holds a search whose ledger {DEFAULT_LEDGER} {state}", fix)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        optuna.load_study(study_name=study_name, storage=storage)
+    except KeyError:
+        raise UserError("out", str(out_dir), f"holds a search whose ledger has no study {study_name!r}", fix) from None
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError("out", str(out_dir), f"holds a search whose ledger cannot be read ({first})", fix) from None
+
+
+def _holds_trials(out_dir: Path) -> bool:
+    """Whether the default ledger in ``out_dir`` holds any trial (a ledger without trials is what a
+    search killed before writing its settings leaves, and may be reused)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = default_storage(out_dir)
+    try:
+        summaries = optuna.get_all_study_summaries(storage=storage, include_best_trial=False)
+    except Exception:
+        return True
+    return any(summary.n_trials for summary in summaries)
+
+
 def _resolve_data_dir(settings: SearchSettings) -> SearchSettings:
     """The data directory as an absolute path (``$AUTOPEFT_DATA`` when none is given), so that a search
     resumed from another working directory reads the same files."""
@@ -243,6 +286,7 @@ def for_directory(settings: SearchSettings, out_dir: Path) -> SearchSettings:
         if old.study_name is None:  # written before study names existed: the ledger's one study
             old = dataclasses.replace(old, study_name=STUDY_NAME)
         _check_same_search(old, settings, out_dir)
+        check_ledger_is_there(old, out_dir)
         for name in ("storage", "study_name"):
             new_value, old_value = getattr(settings, name), getattr(old, name)
             if new_value is None:
@@ -254,9 +298,9 @@ def for_directory(settings: SearchSettings, out_dir: Path) -> SearchSettings:
                     f"{out_dir} keeps its ledger at `{name}` {old_value}",
                     f"omit `{name}` when continuing this search, or choose another `out`",
                 )
-    elif out_dir.exists() and (out_dir / "study.db").exists():
+    elif out_dir.exists() and (out_dir / DEFAULT_LEDGER).exists() and _holds_trials(out_dir):
         raise UserError(
-            "out", str(out_dir), f"holds a study.db but no {SETTINGS_FILE}", "choose an empty or new directory"
+            "out", str(out_dir), f"holds a {DEFAULT_LEDGER} but no {SETTINGS_FILE}", "choose an empty or new directory"
         )
     elif out_dir.exists() and not out_dir.is_dir():
         raise UserError("out", str(out_dir), "is a file", "choose a directory")
