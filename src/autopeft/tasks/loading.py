@@ -428,17 +428,11 @@ def _load_local_file(
         main_metric="accuracy" if is_cls else "spearman",
     )
     train = _build_split(rows, path, text_cols, label_column, spec.kind, labels, label_column)
-    _check_labels_vary(
-        train,
-        spec,
-        "label_column",
-        label_column,
-        str(path),
-        "a task needs examples of at least two classes: add examples of the others, or name another "
-        "`label_column`"
-        if is_cls
-        else "a regression task needs targets that vary: name another `label_column`",
-    )
+    if is_cls:
+        fix = "a task needs examples of at least two classes: add examples of the others, or name another "
+    else:
+        fix = "a regression task needs targets that vary: name another "
+    _check_labels_vary(train, spec, "label_column", label_column, str(path), fix + "`label_column`")
     return TaskData(spec=spec, train=train, dev=None)
 
 
@@ -453,7 +447,7 @@ def _class_labels(rows: list[_Row], path: Path, label_column: str) -> tuple[str,
                 label_column,
                 value,
                 f"{what} on line {line} of {path}",
-                "give every row a label or remove it" + (" (rename a class of that name)" if value else ""),
+                "give every row a label or remove it" + (" (if it is a real class, rename it)" if value else ""),
             )
     labels = _sort_labels({value for _, value in values})
     _check_not_scores(labels, len(values), label_column)
