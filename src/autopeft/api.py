@@ -213,6 +213,10 @@ def run(settings: SearchSettings, out: str | Path, *, echo: Echo = print, base: 
     """Run the search of ``settings`` in ``out`` (continuing one already there) and return its result."""
     from autopeft.study.search import run_search
 
+    # Path("") is the current directory: an empty `out` (an unset shell variable) would write the search there
+    if not str(out).strip():
+        raise UserError("out", str(out), "is empty", "give the search a directory, e.g. `out=runs/sst2`")
+
     outcome = run_search(settings, out, echo=echo, base=base)
     return dataclasses.replace(load(outcome.out_dir), majority=outcome.majority)
 

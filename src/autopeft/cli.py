@@ -291,7 +291,7 @@ def cmd_space(args: argparse.Namespace) -> int:
     from autopeft.models import load_model_config
     from autopeft.space import SearchSpace
 
-    space = SearchSpace.for_model_config(args.space, load_model_config(args.model))
+    space = SearchSpace.for_model_config(args.space, load_model_config(args.model, complete=False))
     if args.json:
         print(json.dumps({**space.to_dict(), "dimensions": space.describe(), "valid_configurations": space.size}))
         return EXIT_OK

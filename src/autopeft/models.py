@@ -56,11 +56,58 @@ def resolve_model(name: str) -> str:
     return name
 
 
-def load_model_config(name: str) -> Any:
-    """The ``transformers`` config of ``--model`` (no weights loaded)."""
+#: Files a saved tokenizer leaves (its fast ``tokenizer.json``, or a slow one's vocabulary: WordPiece,
+#: BPE); SentencePiece and tiktoken vocabularies are ``*.model`` files of several names.
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "merges.txt")
+#: Weight files: safetensors or torch checkpoints, whole or sharded (with an index).
+WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.index.json")
+
+
+def check_model(name: str) -> str:
+    """``--model`` resolved (:func:`resolve_model`), and, for a local directory, checked to hold what a
+    search loads: weights and a tokenizer. Cheap (file names only), so that a search refuses such a
+    directory before it writes anything rather than failing when it loads the tokenizer.
+
+    Returns:
+        the local path or hub name that ``from_pretrained`` accepts. A hub name is not checked here
+        (that needs the network); loading it raises a :class:`UserError` if it fails.
+
+    Raises:
+        UserError: ``model`` is not a model, or is a directory without weights or tokenizer files.
+    """
+    ref = resolve_model(name)
+    path = Path(ref)
+    if not path.is_dir():
+        return ref
+    if not any(next(path.glob(pattern), None) for pattern in WEIGHT_PATTERNS):
+        raise UserError(
+            "model",
+            name,
+            f"holds a config.json but no weights ({', '.join(WEIGHT_PATTERNS)})",
+            "save the model there with model.save_pretrained(DIR)",
+        )
+    if not any((path / f).is_file() for f in TOKENIZER_FILES) and next(path.glob("*.model"), None) is None:
+        raise UserError(
+            "model",
+            name,
+            f"holds a model but no tokenizer files ({', '.join(TOKENIZER_FILES)} or a SentencePiece *.model)",
+            "save its tokenizer beside it: AutoTokenizer.from_pretrained(BASE).save_pretrained(DIR), with BASE "
+            "the model it was trained from",
+        )
+    return ref
+
+
+def load_model_config(name: str, *, complete: bool = True) -> Any:
+    """The ``transformers`` config of ``--model`` (no weights loaded).
+
+    Args:
+        name: ``minilm``, a model directory or a hub name.
+        complete: also check that a local directory holds weights and a tokenizer (:func:`check_model`),
+            as everything that trains needs them; ``False`` for what reads the config only (``space``).
+    """
     from transformers import AutoConfig
 
-    ref = resolve_model(name)
+    ref = check_model(name) if complete else resolve_model(name)
     try:
         return AutoConfig.from_pretrained(ref)
     except (OSError, ValueError) as exc:
@@ -101,7 +148,15 @@ class BaseModel:
 
         ref = resolve_model(name)
         load_model_config(name)  # raises a clear UserError before the (slower) weight load
-        tokenizer = AutoTokenizer.from_pretrained(ref)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(ref)
+        except (OSError, ValueError, ImportError) as exc:  # ImportError: it fell back to a converter it lacks
+            raise UserError(
+                "model",
+                name,
+                f"has no tokenizer that loads ({type(exc).__name__}: {str(exc).strip().splitlines()[0]})",
+                "save its tokenizer beside the model with tokenizer.save_pretrained(DIR), or use a hub name",
+            ) from exc
         return cls(name=name, backbone=load_backbone(ref), tokenizer=tokenizer)
 
     @classmethod

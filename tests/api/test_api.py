@@ -57,6 +57,8 @@ def test_load_reads_the_same_search_back_and_resume_extends_it(tmp_path, toy_csv
         ({"trails": 3}, "trails"),
         ({"budget": autopeft.Budget(), "epochs": 2}, "budget"),
         ({"epochs": 0}, "epochs"),
+        ({"learning_rate": float("inf")}, "learning_rate"),
+        ({"device": "tpu"}, "device"),
     ],
 )
 def test_bad_keywords_name_the_field(tmp_path, options, field):
@@ -64,3 +66,11 @@ def test_bad_keywords_name_the_field(tmp_path, options, field):
         autopeft.search("minilm", "glue/sst2", out=tmp_path / "s", quiet=True, **options)
     assert field in err.value.field
     assert not (tmp_path / "s").exists()
+
+
+def test_an_empty_out_is_refused_not_the_current_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError) as err:
+        autopeft.search("minilm", "glue/sst2", out="", quiet=True)
+    assert err.value.field == "out" and err.value.value == ""
+    assert list(tmp_path.iterdir()) == []

@@ -57,3 +57,32 @@ def test_hub_names_go_to_transformers(monkeypatch):
         load_model_config("org/unknown")
     assert err.value.field == "model" and err.value.value == "org/unknown"
     assert seen == ["org/known", "org/unknown"]
+
+
+def _copy(src: Path, dst: Path, names: tuple[str, ...]) -> Path:
+    dst.mkdir()
+    for name in names:
+        (dst / name).write_bytes((src / name).read_bytes())
+    return dst
+
+
+def test_a_directory_without_a_tokenizer_or_weights_is_refused_before_loading(tmp_path, tiny_model_dir):
+    from autopeft.models import check_model
+
+    assert check_model(str(tiny_model_dir)) == str(tiny_model_dir)
+    bare = _copy(tiny_model_dir, tmp_path / "bare", ("config.json", "model.safetensors"))
+    with pytest.raises(UserError, match="no tokenizer files") as err:
+        load_model_config(str(bare))
+    assert err.value.field == "model" and "save_pretrained" in err.value.fix
+    assert load_model_config(str(bare), complete=False).num_hidden_layers == 3  # the config alone reads
+    no_weights = _copy(tiny_model_dir, tmp_path / "no-weights", ("config.json", "vocab.txt"))
+    with pytest.raises(UserError, match="no weights"):
+        load_model_config(str(no_weights))
+
+
+def test_a_tokenizer_that_fails_to_load_is_a_user_error(tmp_path, tiny_model_dir):
+    broken = _copy(tiny_model_dir, tmp_path / "broken", ("config.json", "model.safetensors"))
+    (broken / "tokenizer.json").write_text("{not json")
+    with pytest.raises(UserError, match="has no tokenizer that loads") as err:
+        BaseModel.load(str(broken))
+    assert err.value.field == "model"

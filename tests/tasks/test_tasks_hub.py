@@ -166,3 +166,16 @@ def test_data_dir_takes_precedence_over_hub(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("AUTOPEFT_DATA", str(DATA_DIR))
     assert len(load_task("superglue/cb").train) == 250
     assert fake.calls == []
+
+
+def test_hub_training_split_of_one_class_is_a_user_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeHub(
+        {
+            "train": _hub_split(("sentence",), [1, 1, 1], "train"),
+            "validation": _hub_split(("sentence",), [0, 1], "val"),
+        }
+    )
+    monkeypatch.setattr(datasets, "load_dataset", fake)
+    with pytest.raises(UserError) as err:
+        load_task("glue/sst2")
+    assert err.value.field == "task" and "one class only" in str(err.value) and "data_dir" in str(err.value)

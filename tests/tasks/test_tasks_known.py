@@ -251,3 +251,22 @@ def test_known_task_kind_without_loading_data():
     assert known_task_kind("GLUE/STS-B") == "regression"
     assert known_task_kind("glue/sst2") == known_task_kind("superglue/cb") == "classification"
     assert known_task_kind("/data/my-task") is None
+
+
+@pytest.mark.parametrize(
+    ("subdir", "name", "rows", "fragment"),
+    [
+        ("SST-2", "glue/sst2", "sentence\tlabel\na\t1\nb\t1\n", "one class only"),
+        ("STS-B", "glue/stsb", "sentence1\tsentence2\tscore\na\tb\t3.0\nc\td\t3.0\n", "one target only"),
+    ],
+)
+def test_a_known_task_whose_training_labels_never_vary(
+    tmp_path: Path, subdir: str, name: str, rows: str, fragment: str
+) -> None:
+    folder = tmp_path / "glue" / subdir
+    folder.mkdir(parents=True)
+    (folder / "train.tsv").write_text(rows)
+    (folder / "dev.tsv").write_text(rows)
+    with pytest.raises(UserError) as err:
+        load_task(name, tmp_path)
+    _check(err, "data_dir", tmp_path, fragment, "train.tsv")

@@ -89,7 +89,7 @@ def test_regression_csv_and_jsonl(tmp_path: Path) -> None:
 
 
 def test_a_bare_string_text_column_is_one_column(tmp_path: Path) -> None:
-    path = _write(tmp_path / "s.csv", "text,label\nhi,a\n")
+    path = _write(tmp_path / "s.csv", "text,label\nhi,a\nho,b\n")
     data = load_task(str(path), text_columns="text", label_column="label")
     assert data.spec.text_columns == ("text",)
 
@@ -207,3 +207,75 @@ def test_jsonl_row_missing_a_column(tmp_path: Path) -> None:
     with pytest.raises(UserError) as err:
         load_task(str(path), text_columns=["t"], label_column="y")
     _check(err, "label_column", "y", "line 2")
+
+
+@pytest.mark.parametrize("file_name", ["latin.csv", "latin.tsv", "latin.jsonl"])
+def test_a_file_that_is_not_utf8_names_the_line_and_the_fix(tmp_path: Path, file_name: str) -> None:
+    path = tmp_path / file_name
+    rows = {
+        ".csv": ["t,y", "a,0", "caf\xe9,1"],
+        ".tsv": ["t\ty", "a\t0", "caf\xe9\t1"],
+        ".jsonl": ['{"t": "a", "y": 0}', '{"t": "caf\xe9", "y": 1}'],
+    }[path.suffix]
+    path.write_bytes("\n".join(rows).encode("latin-1") + b"\n")
+    with pytest.raises(UserError) as err:
+        load_task(str(path), text_columns=["t"], label_column="y")
+    line = 3 if path.suffix != ".jsonl" else 2
+    _check(err, "task", path, "not UTF-8", f"line {line} (byte 0xe9)", "iconv")
+
+
+def test_a_csv_field_over_the_csv_modules_limit_is_refused(tmp_path: Path) -> None:
+    import csv
+
+    path = _write(tmp_path / "big.csv", f"t,y\na,0\n{'x' * (csv.field_size_limit() + 1)},1\n")
+    with pytest.raises(UserError) as err:
+        load_task(str(path), text_columns=["t"], label_column="y")
+    _check(err, "task", path, "line 3", "field larger than field limit", "shorten that text")
+
+
+@pytest.mark.parametrize("missing", ["nan", "NaN", "null", "None", "NA", "n/a"])
+def test_a_missing_value_is_not_a_class(tmp_path: Path, missing: str) -> None:
+    path = _write(tmp_path / "m.csv", f"t,y\na,pos\nb,neg\nc,{missing}\n")
+    with pytest.raises(UserError) as err:
+        load_task(str(path), text_columns=["t"], label_column="y")
+    _check(err, "y", missing, "line 4", "missing value")
+
+
+def test_a_json_nan_label_is_not_a_class(tmp_path: Path) -> None:
+    path = _write(tmp_path / "m.jsonl", '{"t": "a", "y": 1}\n{"t": "b", "y": 0}\n{"t": "c", "y": NaN}\n')
+    with pytest.raises(UserError) as err:
+        load_task(str(path), text_columns=["t"], label_column="y")
+    _check(err, "y", "nan", "line 3", "missing value")
+
+
+@pytest.mark.parametrize(
+    ("kind", "label", "fragment"),
+    [("classification", "pos", "one class only"), ("regression", "2.5", "one target only")],
+)
+def test_labels_that_never_vary_are_refused(tmp_path: Path, kind: str, label: str, fragment: str) -> None:
+    path = _write(tmp_path / "one.csv", "t,y\n" + "".join(f"text {i},{label}\n" for i in range(30)))
+    with pytest.raises(UserError) as err:
+        load_task(str(path), text_columns=["t"], label_column="y", task_kind=kind)
+    _check(err, "label_column", "y", fragment, "all 30 training examples")
+
+
+def test_many_distinct_numbers_as_classes_suggest_regression(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    scores = rng.uniform(0, 5, size=200).round(3)
+    path = _write(tmp_path / "s.csv", "t,y\n" + "".join(f"text {i},{s}\n" for i, s in enumerate(scores)))
+    with pytest.raises(UserError) as err:
+        load_task(str(path), text_columns=["t"], label_column="y")
+    _check(err, "label_column", "y", "distinct numbers", "task_kind=regression")
+    # the same column as regression targets is fine
+    data = load_task(str(path), text_columns=["t"], label_column="y", task_kind="regression")
+    assert data.spec.kind == "regression" and len(data.train) == 200
+
+
+def test_many_classes_are_fine_when_each_has_examples(tmp_path: Path) -> None:
+    """30 numeric classes with 3 examples each are classes, not scores; 30 text classes too."""
+    rows = "".join(f"text {i},{i % 30}\n" for i in range(90))
+    data = load_task(str(_write(tmp_path / "c.csv", "t,y\n" + rows)), text_columns=["t"], label_column="y")
+    assert len(data.spec.labels) == 30
+    rows = "".join(f"text {i},class{i}\n" for i in range(40))
+    data = load_task(str(_write(tmp_path / "w.csv", "t,y\n" + rows)), text_columns=["t"], label_column="y")
+    assert len(data.spec.labels) == 40

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -119,6 +122,25 @@ def test_a_bad_budget_value_names_its_field(field, value):
     with pytest.raises(UserError) as err:
         Budget(**{field: value})
     assert err.value.field == field and err.value.value == value
+
+
+@pytest.mark.parametrize("field", ["learning_rate", "epochs", "weight_decay", "warmup_ratio", "max_steps"])
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
+def test_a_budget_number_must_be_finite(field, value):
+    from autopeft.errors import UserError
+
+    with pytest.raises(UserError, match="must be a finite number") as err:
+        Budget(**{field: value})
+    assert err.value.field == field and f"`{field}`" in err.value.fix
+
+
+def test_a_very_high_learning_rate_warns_but_is_kept():
+    with pytest.warns(UserWarning, match=r"learning_rate=1e\+06 is above 1"):
+        budget = Budget(learning_rate=1e6)
+    assert budget.learning_rate == 1e6
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Budget(learning_rate=1.0)  # at the bound: no warning
 
 
 @pytest.mark.parametrize("value", [0, -5, 2.5])

@@ -36,6 +36,7 @@ from autopeft.records.io import atomic_write_text
 from autopeft.runs.ledger import ResultsLedger, RunSpec
 from autopeft.study.settings import SearchSettings
 from autopeft.train.budget import Budget
+from autopeft.train.device import check_device_available
 
 PICKS_FILE = "picks.json"
 _KEYS = ("model", "search", "pick_budgets_pct", "tasks", "baselines", "seeds", "budget")
@@ -149,6 +150,8 @@ def reproduce(
     if not report_only:
         started = time.perf_counter()
         settings = reproduction.search_settings(data_dir=data_dir, threads=threads, device=device)
+        if not plan_only:  # a plan trains nothing, so it needs no device
+            check_device_available(device)
         methods = _picks(reproduction, settings, Path(out), Path(search_dir), picks, echo)
         for method in methods:
             echo(f"picked {method.name}: {method.describe()} ({method.source})")

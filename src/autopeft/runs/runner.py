@@ -17,6 +17,7 @@ from autopeft.records.callbacks import Echo
 from autopeft.runs.ledger import ResultsLedger, RunRecord, RunSpec
 from autopeft.tasks import load_task
 from autopeft.train.data import PreparedData, prepare_final_data
+from autopeft.train.device import check_device_available
 from autopeft.train.trainer import run_trial
 
 
@@ -80,13 +81,15 @@ def run_specs(
         specs: the runs; the model and each task are loaded once.
         out_dir: the folder of the ledger (``results.jsonl``) and of saved adapters.
         data_dir: where GLUE/SuperGLUE lie (None = ``$AUTOPEFT_DATA`` or the hub).
-        device: ``cpu`` or ``cuda``.
+        device: ``cpu``, ``cuda``, ``cuda:N`` or ``mps``; one this machine lacks is refused before anything
+            is written.
         threads: torch intra-op threads (None = torch's default, one per core).
         save_adapters: save the trained adapters and head of every successful PEFT run (not of full
             fine-tuning) in the ``adapters`` library's format, under ``out_dir/adapters/``.
         echo: progress lines.
         base: an already loaded backbone to use for every spec (tests); None = load ``spec.model``.
     """
+    check_device_available(device)
     out = Path(out_dir)
     ledger = ResultsLedger(out)
     done = ledger.completed_keys()

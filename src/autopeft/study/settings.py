@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
@@ -18,6 +20,7 @@ from autopeft.study.ledger import STUDY_NAME
 from autopeft.study.stopping import DEFAULT_MARGIN
 from autopeft.tasks import TaskData, load_task, resolve_data_dir
 from autopeft.train.budget import Budget
+from autopeft.train.device import check_device, check_device_available
 
 SETTINGS_FILE = "search.json"
 
@@ -66,7 +69,8 @@ class SearchSettings:
         storage: an Optuna storage URL; None = ``sqlite:///<dir>/study.db``.
         study_name: the study's name in the storage (one storage can hold many searches); None =
             the search directory's name.
-        device: ``cpu`` or ``cuda``.
+        device: ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (its form is checked here; whether this machine
+            has it, by :func:`for_directory`, so that a search made on a GPU can be shown anywhere).
         threads: torch intra-op threads; None = one per core.
         early_stop: stop trials whose learning curve cannot reach the Pareto front at their parameter
             count (:mod:`autopeft.study.stopping`); needs at least two evaluations per trial and the
@@ -130,6 +134,7 @@ class SearchSettings:
                 if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
                     raise UserError("reference", f"{name}={value}", "must be a finite number", "e.g. score=0.5")
             object.__setattr__(self, "reference", {k: float(v) for k, v in sorted(reference.items())} or None)
+        check_device(self.device)
         if self.threads is not None and self.threads < 1:
             raise UserError("threads", self.threads, "must be at least 1", "omit it to use every core")
         if self.text_columns is not None:
@@ -190,7 +195,13 @@ DEFAULT_LEDGER = "study.db"
 
 
 def default_storage(out_dir: Path) -> str:
-    return f"sqlite:///{(out_dir / DEFAULT_LEDGER).resolve()}"
+    """The SQLite URL of ``out_dir/study.db``, whatever characters its path holds.
+
+    SQLAlchemy reads ``?`` as the start of the query string and percent-decodes the database path, and
+    Optuna formats the URL as a template (``{`` and ``}``): so the path is percent-encoded, which
+    SQLAlchemy decodes back to the path itself. Without it, ``--out 'a?b'`` put the ledger in ``a``.
+    """
+    return "sqlite:///" + quote(str((out_dir / DEFAULT_LEDGER).resolve()), safe="/")
 
 
 def load_settings(out_dir: str | Path) -> SearchSettings:
@@ -277,10 +288,16 @@ def for_directory(settings: SearchSettings, out_dir: Path) -> SearchSettings:
     A directory holding a search accepts only the same search (its :data:`IDENTITY_FIELDS`) and keeps
     its ledger's storage and study name; a new directory names its study after itself.
 
+    Nothing is written: this is where the inputs that need the machine (the device, a writable ``out_dir``)
+    are checked before the search writes its first file.
+
     Raises:
-        UserError: ``out_dir`` holds another search, a ledger without settings, or is a file.
+        UserError: ``out_dir`` holds another search or a ledger without settings, is a file or lies under
+            one, or cannot be written; the device is not on this machine.
     """
     settings = _resolve_data_dir(settings)
+    check_device_available(settings.device)
+    _check_writable(out_dir)
     if (out_dir / SETTINGS_FILE).exists():
         old = load_settings(out_dir)
         if old.study_name is None:  # written before study names existed: the ledger's one study
@@ -302,8 +319,29 @@ def for_directory(settings: SearchSettings, out_dir: Path) -> SearchSettings:
         raise UserError(
             "out", str(out_dir), f"holds a {DEFAULT_LEDGER} but no {SETTINGS_FILE}", "choose an empty or new directory"
         )
-    elif out_dir.exists() and not out_dir.is_dir():
-        raise UserError("out", str(out_dir), "is a file", "choose a directory")
     if settings.study_name is None:
         settings = dataclasses.replace(settings, study_name=out_dir.resolve().name)
     return settings
+
+
+def _check_writable(out_dir: Path) -> None:
+    """Refuse an ``out_dir`` the search could not create or write into, before anything is written."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError("out", str(out_dir), "is a file", "choose a directory")
+    # the nearest folder that exists: the search creates the rest in it. Links are not resolved, so
+    # that a broken one on the way (which mkdir cannot pass) is seen.
+    existing = Path(os.path.abspath(out_dir))
+    while not existing.exists():
+        if existing.is_symlink():
+            raise UserError("out", str(out_dir), f"runs through {existing}, a broken link", "choose another path")
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError("out", str(out_dir), f"lies under {existing}, a file", "choose a path under a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "it" if existing == Path(os.path.abspath(out_dir)) else existing
+        raise UserError(
+            "out",
+            str(out_dir),
+            f"cannot be written: {where} is not writable here (permissions, or a read-only file system)",
+            "choose a directory you can write to",
+        )

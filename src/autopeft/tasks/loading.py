@@ -38,6 +38,13 @@ _DATA_DIR_FIX = (
 # One parsed row: (line number in the file, 1-based; column name -> raw value).
 _Row = tuple[int, dict[str, Any]]
 
+#: Label strings that spreadsheets, pandas and R write for a missing value (compared in lower case):
+#: never a class, or a classifier would learn to predict "missing".
+MISSING_LABELS = frozenset({"", "nan", "-nan", "na", "n/a", "#n/a", "<na>", "null", "none"})
+#: A classification label column of numbers with more distinct values than this, most of them seen
+#: once or twice, holds scores rather than classes (:func:`_check_not_scores`).
+MAX_NUMERIC_CLASSES = 20
+
 
 def resolve_data_dir(data_dir: str | Path | None) -> Path | None:
     """The data dir to read known tasks from.
@@ -199,50 +206,98 @@ def _read_table(path: Path, fmt: str, header: tuple[str, ...] | None = None) -> 
     rows: list[_Row] = []
     with path.open(encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f, delimiter=delimiter, quoting=quoting)
-        if header is None:
-            first = next(reader, None)
-            if first is None:
-                return [], []
-            columns = [c.strip() for c in first]
-        else:
-            columns = list(header)
-        for fields in reader:
-            if not fields:  # blank line
-                continue
-            if len(fields) != len(columns):
-                raise UserError(
-                    "task",
-                    str(path),
-                    f"line {reader.line_num} has {len(fields)} fields but the header has {len(columns)}",
-                    "fix that row"
-                    + (
-                        " (a TSV is read with quoting disabled, so a tab inside a text splits it)"
-                        if fmt == "tsv"
-                        else ""
-                    ),
-                )
-            rows.append((reader.line_num, dict(zip(columns, fields, strict=True))))
+        try:
+            if header is None:
+                first = next(reader, None)
+                if first is None:
+                    return [], []
+                columns = [c.strip() for c in first]
+            else:
+                columns = list(header)
+            for fields in reader:
+                if not fields:  # blank line
+                    continue
+                if len(fields) != len(columns):
+                    raise UserError(
+                        "task",
+                        str(path),
+                        f"line {reader.line_num} has {len(fields)} fields but the header has {len(columns)}",
+                        "fix that row"
+                        + (
+                            " (a TSV is read with quoting disabled, so a tab inside a text splits it)"
+                            if fmt == "tsv"
+                            else ""
+                        ),
+                    )
+                rows.append((reader.line_num, dict(zip(columns, fields, strict=True))))
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(path, exc) from exc
+        except csv.Error as exc:
+            raise _bad_csv(path, fmt, reader.line_num, exc) from exc
     return columns, rows
+
+
+def _not_utf8(path: Path, exc: UnicodeDecodeError) -> UserError:
+    """The error for a file that is not UTF-8, naming the first line that does not decode."""
+    where = _first_undecodable_line(path) or f"byte 0x{exc.object[exc.start]:02x}"
+    fixed = f"{path.stem}-utf8{path.suffix}"
+    return UserError(
+        "task",
+        str(path),
+        f"is not UTF-8 text: {where} cannot be decoded ({exc.reason})",
+        f"save the file as UTF-8 (for a Latin-1 file: iconv -f latin1 -t utf-8 {path.name} > {fixed})",
+    )
+
+
+def _first_undecodable_line(path: Path) -> str | None:
+    """Where the first line of ``path`` that is not UTF-8 lies (``"line 3 (byte 0xe9)"``); read only when
+    decoding failed, so that a good file is read once, as a stream."""
+    with path.open("rb") as f:
+        for line_no, line in enumerate(f, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return f"line {line_no} (byte 0x{line[exc.start]:02x})"
+    return None
+
+
+def _bad_csv(path: Path, fmt: str, line_no: int, exc: csv.Error) -> UserError:
+    """The error for a row the csv module cannot parse (a field over its size limit, a NUL byte, ...)."""
+    fix = "fix that row"
+    if "field larger than field limit" in str(exc):
+        limit = csv.field_size_limit()
+        fix = (
+            f"no field may hold more than {limit:,} characters: shorten that text (it would be cut to "
+            "`max_length` tokens anyway)"
+        )
+        if fmt == "csv":  # a quote left open swallows the lines after it into one field
+            fix += ", or close the quote that an earlier field leaves open"
+    return UserError("task", str(path), f"line {line_no} cannot be parsed as {fmt.upper()} ({exc})", fix)
 
 
 def _read_jsonl(path: Path) -> tuple[list[str], list[_Row]]:
     columns: list[str] = []
     rows: list[_Row] = []
     with path.open(encoding="utf-8-sig") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(
-                    "task", str(path), f"line {line_no} is not valid JSON ({exc.msg})", "fix that line"
-                ) from exc
-            if not isinstance(record, dict):
-                raise UserError("task", str(path), f"line {line_no} is not a JSON object", "write one object per line")
-            if not columns:
-                columns = list(record)
-            rows.append((line_no, record))
+        try:
+            for line_no, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise UserError(
+                        "task", str(path), f"line {line_no} is not valid JSON ({exc.msg})", "fix that line"
+                    ) from exc
+                if not isinstance(record, dict):
+                    raise UserError(
+                        "task", str(path), f"line {line_no} is not a JSON object", "write one object per line"
+                    )
+                if not columns:
+                    columns = list(record)
+                rows.append((line_no, record))
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(path, exc) from exc
     return columns, rows
 
 
@@ -361,14 +416,7 @@ def _load_local_file(
     _check_columns(columns, [label_column], "label_column", path)
     if label_column in text_cols:
         raise UserError("label_column", label_column, "is also a text column", "use different label and text columns")
-    labels: tuple[str, ...] | None = None
-    if kind == "classification":
-        labels = _sort_labels({_label_string(_cell(r, label_column, path, "label_column")) for r in rows})
-        if "" in labels:
-            line = next(r[0] for r in rows if _label_string(r[1][label_column]) == "")
-            raise UserError(
-                label_column, "", f"is empty on line {line} of {path}", "give every row a label or remove it"
-            )
+    labels = _class_labels(rows, path, label_column) if kind == "classification" else None
     is_cls = kind == "classification"
     spec = TaskSpec(
         name=f"{FILE_PREFIX}{path}",
@@ -380,7 +428,68 @@ def _load_local_file(
         main_metric="accuracy" if is_cls else "spearman",
     )
     train = _build_split(rows, path, text_cols, label_column, spec.kind, labels, label_column)
+    if is_cls:
+        fix = "a task needs examples of at least two classes: add examples of the others, or name another "
+    else:
+        fix = "a regression task needs targets that vary: name another "
+    _check_labels_vary(train, spec, "label_column", label_column, str(path), fix + "`label_column`")
     return TaskData(spec=spec, train=train, dev=None)
+
+
+def _class_labels(rows: list[_Row], path: Path, label_column: str) -> tuple[str, ...]:
+    """The classes of a local file's label column, in index order; a missing value or a column of scores
+    is refused."""
+    values = [(row[0], _label_string(_cell(row, label_column, path, "label_column"))) for row in rows]
+    for line, value in values:
+        if value.lower() in MISSING_LABELS:
+            what = "is empty" if value == "" else "is a missing value, not a class,"
+            raise UserError(
+                label_column,
+                value,
+                f"{what} on line {line} of {path}",
+                "give every row a label or remove it" + (" (if it is a real class, rename it)" if value else ""),
+            )
+    labels = _sort_labels({value for _, value in values})
+    _check_not_scores(labels, len(values), label_column)
+    return labels
+
+
+def _check_not_scores(labels: tuple[str, ...], rows: int, label_column: str) -> None:
+    """Refuse numeric labels with many distinct values, most of them rare: a column of scores read as
+    classes (a classifier with ~one example per class learns nothing, and says nothing of it)."""
+    if len(labels) <= MAX_NUMERIC_CLASSES or 2 * len(labels) <= rows:
+        return
+    try:
+        numbers = [float(label) for label in labels]
+    except ValueError:
+        return  # text classes: many of them is unusual but not a sign of scores
+    if not all(math.isfinite(x) for x in numbers):
+        return
+    raise UserError(
+        "label_column",
+        label_column,
+        f"holds {len(labels)} distinct numbers in {rows} rows (from {min(numbers):g} to {max(numbers):g}): "
+        "scores, not classes",
+        "use `task_kind=regression` to predict them as numbers, or group them into a few classes",
+    )
+
+
+def _check_labels_vary(split: Split, spec: TaskSpec, field: str, value: Any, source: str, fix: str) -> None:
+    """Refuse training examples that all have one class, or all the same regression target: nothing to
+    learn, and the metrics (F1, Spearman) are undefined."""
+    labels = split.labels
+    if not len(labels):
+        return
+    if spec.kind == "classification":
+        present = np.unique(labels)
+        if present.size < 2:
+            assert spec.labels is not None
+            only = spec.labels[int(present[0])]
+            problem = f"has one class only: all {len(labels)} training examples of {source} are {only!r}"
+            raise UserError(field, value, problem, fix)
+    elif float(labels.min()) == float(labels.max()):
+        problem = f"has one target only: all {len(labels)} training examples of {source} score {float(labels[0]):g}"
+        raise UserError(field, value, problem, fix)
 
 
 # -------------------------------------------------------------------------------- known, local dir
@@ -415,6 +524,8 @@ def _load_known_local(task: _KnownTask, root: Path) -> TaskData:
                 task.spec.label_column,
             )
         )
+    train_path = root / layout.subdir / layout.train_file
+    _check_labels_vary(splits[0], task.spec, "data_dir", str(root), str(train_path), f"restore {train_path}")
     return TaskData(spec=task.spec, train=splits[0], dev=splits[1])
 
 
@@ -438,6 +549,7 @@ def _load_hub(task: _KnownTask, name: str) -> TaskData:
             _DATA_DIR_FIX,
         ) from exc
     splits = [_hub_split(ds, task, name, split) for ds, split in zip(parts, ("train", "validation"), strict=True)]
+    _check_labels_vary(splits[0], task.spec, "task", name, f"the hub's {hub.path}/{hub.config}", _DATA_DIR_FIX)
     return TaskData(spec=task.spec, train=splits[0], dev=splits[1])
 
 

@@ -3,10 +3,33 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import warnings
 from dataclasses import dataclass
+from numbers import Real
 from typing import Any
 
 from autopeft.errors import UserError
+
+#: Above this peak learning rate a trial is almost surely wasted (1e6 trained MiniLM at chance level in the
+#: drill of issue 19), yet a user may mean it: a warning, not an error.
+LEARNING_RATE_WARN_ABOVE = 1.0
+
+#: The numeric fields, each with a value to suggest: each must be a finite number (inf and nan are refused).
+_NUMERIC_EXAMPLES = {
+    "train_examples": 2000,
+    "val_examples": 500,
+    "epochs": 1,
+    "max_steps": 500,
+    "max_length": 128,
+    "batch_size": 16,
+    "learning_rate": 0.001,
+    "warmup_ratio": 0.06,
+    "weight_decay": 0.01,
+    "evals_per_epoch": 1,
+    "probe_examples": 200,
+    "eval_batch_size": 128,
+}
 
 
 @dataclass(frozen=True)
@@ -62,6 +85,14 @@ class Budget:
     standardise_targets: bool = True
 
     def __post_init__(self) -> None:
+        for name, example in _NUMERIC_EXAMPLES.items():
+            value = getattr(self, name)
+            if value is None:
+                continue  # the fields that allow None say so below
+            # bool is a Real, but `learning_rate=True` is a mistake; inf and nan pass `> 0` or `>= 0`
+            if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+                raise UserError(name, value, "must be a finite number", f"give `{name}` a number, e.g. {example}")
+
         def positive(name: str, value: Any, allow_none: bool = False) -> None:
             if value is None and allow_none:
                 return
@@ -98,6 +129,13 @@ class Budget:
             value = getattr(self, name)
             if value is not None and int(value) != value:
                 raise UserError(name, value, "must be a whole number", f"give `{name}` an integer")
+        if self.learning_rate > LEARNING_RATE_WARN_ABOVE:
+            warnings.warn(
+                f"learning_rate={self.learning_rate:g} is above {LEARNING_RATE_WARN_ABOVE:g}: training will most "
+                "likely diverge or stay at chance level (PEFT modules train well at 1e-4 to 1e-2)",
+                UserWarning,
+                stacklevel=3,  # the caller that built the budget (past the dataclass's __init__)
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
