@@ -6,6 +6,7 @@ import json
 import socket
 import time
 
+import numpy as np
 import pytest
 from optuna.trial import TrialState
 from test_search import BUDGET, _ledger, _settings
@@ -183,3 +184,51 @@ def test_a_search_whose_every_trial_failed_is_an_error(tmp_path, toy_csv, tiny_b
     _failing(monkeypatch, "out of memory")
     with pytest.raises(SearchFailed, match="every trial failed"):
         run_search(_settings(toy_csv, trials=2, budget=BUDGET), tmp_path / "s", echo=_quiet, base=tiny_bert)
+
+
+@pytest.mark.parametrize("storage", ["nosuchdb://host/db", "sqlite:////nonexistent-folder-xyz/ledger.db"])
+def test_a_storage_that_cannot_be_opened_is_refused_before_anything_is_written(
+    tmp_path, toy_search_args, capsys, storage
+):
+    out = tmp_path / "s"
+    assert main(toy_search_args(out, "--train-examples", "100", "--storage", storage, "--trials", "1")) == 2
+    err = capsys.readouterr().err
+    assert "--storage" in err and "cannot be opened" in err and "sqlite:///" in err.split("Fix:")[1]
+    assert not out.exists()
+
+
+def test_repeated_kills_lose_at_most_the_running_trial_and_repeat_none(tmp_path, toy_search_args):
+    """A small kill -9 loop (seeded moments): the drill of bench/kill_drill.py, sized for CI."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from test_search import _cli
+
+    from autopeft.study.search import open_results
+
+    out = tmp_path / "s"
+    args = toy_search_args(out, "--optimizer", "random", "--trials", "6", "--train-examples", "200", "--epochs", "3",
+                           "--threads", "1")  # fmt: skip
+    rng = np.random.default_rng(0)
+    interrupted = 0
+    for k in range(3):
+        # killed before it wrote its settings, a search is started again, not resumed
+        proc = _cli("resume", str(out)) if (out / "search.json").exists() else _cli(*args)
+        time.sleep(float(rng.uniform(6.0, 16.0)))
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if (out / "search.json").exists():
+            now = _ledger(out).interrupted_count()
+            assert now - interrupted <= 1  # at most the trial that was running
+            interrupted = now
+    assert (out / "search.json").exists(), "no kill came after start-up: widen the window"
+    done = subprocess.run([sys.executable, "-m", "autopeft", "resume", str(out)], capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    _, results = open_results(out)
+    configs = [json.dumps(r.config, sort_keys=True) for r in results]
+    assert len(results) == 6 and len(set(configs)) == 6
+    assert not _ledger(out).running()

@@ -104,6 +104,14 @@ class Ledger:
             study = optuna.load_study(study_name=study_name, storage=storage)
         except KeyError:
             return
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UserError(
+                "storage",
+                storage,
+                f"cannot be opened ({first})",
+                "give an Optuna storage URL such as sqlite:///path/study.db or postgresql://user:password@host/db",
+            ) from None
         _check_same_search(study, space, objectives, storage, study_name)
 
     @classmethod
