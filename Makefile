@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 DATA ?= ../shared/data
 DEMO_OUT ?= runs/demo
 
-.PHONY: env demo test lint clean
+.PHONY: env demo test lint package-check clean
 
 $(BIN)/autopeft: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,16 @@ test: env
 lint: env
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+
+# `pip install .` into a fresh virtualenv, without the Makefile's editable install, then the CLI once.
+PKG_VENV ?= $(abspath build/package-check)
+package-check:
+	rm -rf $(PKG_VENV)
+	$(PYTHON) -m venv $(PKG_VENV)
+	$(PKG_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PKG_VENV)/bin/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(PKG_VENV)/bin/python -m pip install --quiet .
+	cd $(PKG_VENV) && bin/autopeft --version && bin/python -m autopeft space --model minilm
 
 clean:
 	rm -rf $(VENV) runs

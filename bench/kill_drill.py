@@ -155,16 +155,23 @@ def drill(kills: int, seed: int, trials: int) -> dict:
 
 
 def _second_processes(out: Path, search: list[str], work: Path) -> dict[str, int]:
-    """Exit codes of a second process started while a search runs: on the same directory, and on the
-    same storage and study from another directory."""
-    first = _cli("resume", str(out), "--trials", str(_state(out)["finished"] + 3))
-    time.sleep(8.0)  # past start-up: the first owns the search now
-    same_dir = subprocess.run([sys.executable, "-m", "autopeft", "resume", str(out)], capture_output=True, cwd=REPO)
+    """Exit codes of a second process started while a search runs (once it owns its directory): on the
+    same directory, and on the same storage and study from another directory; and the owner's own."""
+    first = _cli("resume", str(out), "--trials", str(_state(out)["finished"] + 10))
+    lock = out / ".autopeft.lock"
+    deadline = time.time() + 120
+    while time.time() < deadline and first.poll() is None:
+        if lock.is_file() and f'"pid": {first.pid},' in lock.read_text():
+            break
+        time.sleep(0.1)
     shared = [*search, "--storage", f"sqlite:///{out / 'study.db'}", "--study-name", "search"]
     shared[shared.index("--out") + 1] = str(work / "elsewhere")
-    same_study = subprocess.run([sys.executable, "-m", "autopeft", *shared], capture_output=True, cwd=REPO)
-    first.wait()
-    return {"same_directory": same_dir.returncode, "same_study": same_study.returncode, "owner": first.returncode}
+    same_dir = _cli("resume", str(out))
+    same_study = _cli(*shared)
+    codes = {"same_directory": same_dir.wait(), "same_study": same_study.wait()}
+    codes["owner_still_running"] = int(first.poll() is None)
+    codes["owner"] = first.wait()
+    return codes
 
 
 def main() -> None:
