@@ -213,7 +213,7 @@ def test_repeated_kills_lose_at_most_the_running_trial_and_repeat_none(tmp_path,
                            "--threads", "1")  # fmt: skip
     rng = np.random.default_rng(0)
     interrupted = 0
-    for k in range(3):
+    for _ in range(3):
         # killed before it wrote its settings, a search is started again, not resumed
         proc = _cli("resume", str(out)) if (out / "search.json").exists() else _cli(*args)
         time.sleep(float(rng.uniform(6.0, 16.0)))
