@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 
 import optuna
-from optuna.distributions import IntDistribution
+from optuna.distributions import CategoricalDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 
 from autopeft.errors import UserError
@@ -28,6 +29,16 @@ STUDY_NAME = "autopeft"
 _RESULT = "autopeft_result"
 _CONFIG = "autopeft_config"
 _HYPERVOLUME = "autopeft_hypervolume"
+#: How the study stores its trials' parameters: real values (since studies read themselves) or indices.
+_PARAMS, _VALUES = "autopeft_params", "values"
+
+
+def _metric_name(objective: Objective, metric: str | None) -> str:
+    """The name an objective's values get in the study: the score with its metric, the others by the
+    record attribute they read (``params_pct``, ``train_seconds``, ``peak_memory_mb``)."""
+    if objective.attribute == "score":
+        return f"score ({metric})" if metric else "score"
+    return objective.attribute
 
 
 def _another_search(storage: str, study_name: str, holds: str) -> UserError:
@@ -65,6 +76,12 @@ class Ledger:
         space: the search space (its dimensions are the trials' parameters).
         objectives: objectives in the order the study stores their values.
         study_name: the study's name in the storage (a storage can hold many searches).
+        metric: the task's main metric, to name the score objective (``score (accuracy)``); None = ``score``.
+
+    The study reads itself: its objectives are named (``optuna-dashboard`` shows ``score (accuracy)`` and
+    ``params_pct``, not "Objective 0"), and its trials' parameters are the configuration's real values
+    (a serial adapter of size 12 is ``serial=12``, a layer bit is ``True``/``False``). Studies written before
+    this (parameters as indices into each dimension's choices) keep that form, so they resume unchanged.
 
     Raises:
         UserError: the storage already holds a study of that name for another search (another space,
@@ -77,6 +94,8 @@ class Ledger:
         space: SearchSpace,
         objectives: tuple[Objective, ...] = DEFAULT_OBJECTIVES,
         study_name: str = STUDY_NAME,
+        *,
+        metric: str | None = None,
     ) -> None:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.storage_url = storage
@@ -89,11 +108,23 @@ class Ledger:
             sampler=optuna.samplers.RandomSampler(seed=0),
             load_if_exists=True,
         )
-        self._distributions = {d.name: IntDistribution(0, d.cardinality - 1) for d in space.dimensions}
         self._running: dict[int, int] = {}  # trial number -> trial id, while it runs
         _check_same_search(self.study, space, objectives, storage, study_name)
-        if self.study.user_attrs.get("space") is None:
+        attrs = self.study.user_attrs
+        new_study = attrs.get("space") is None
+        if new_study:
             self.study.set_user_attr("space", json.dumps(space.to_dict(), sort_keys=True))
+            self.study.set_user_attr(_PARAMS, _VALUES)
+        self._as_values = new_study or attrs.get(_PARAMS) == _VALUES
+        if self._as_values:
+            self._distributions = {d.name: CategoricalDistribution(d.choices) for d in space.dimensions}
+        else:  # written before studies stored real values: indices into each dimension's choices
+            self._distributions = {d.name: IntDistribution(0, d.cardinality - 1) for d in space.dimensions}
+        names = [_metric_name(o, metric) for o in objectives]
+        if metric is not None and self.study.metric_names != names:  # a search names them; readers write nothing
+            with warnings.catch_warnings():  # "experimental" since Optuna 3.2, and what the dashboard reads
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                self.study.set_metric_names(names)
 
     @staticmethod
     def check(storage: str, study_name: str, space: SearchSpace, objectives: tuple[Objective, ...]) -> None:
@@ -145,7 +176,10 @@ class Ledger:
         number. (A kill can then never leave a trial without its configuration, nor a queued trial that
         would hand its parameters to a later one.)"""
         vec = self.space.encode(config)
-        params = {d.name: int(v) for d, v in zip(self.space.dimensions, vec, strict=True)}
+        params = {
+            d.name: d.choices[int(v)] if self._as_values else int(v)
+            for d, v in zip(self.space.dimensions, vec, strict=True)
+        }
         template = create_trial(
             state=TrialState.RUNNING,
             params=params,

@@ -168,7 +168,7 @@ def prepare(settings: SearchSettings, out_dir: Path, *, echo: Echo = print, base
     if task.spec.kind == "classification":
         majority = majority_score(task.spec, data.train.labels, data.val.labels)
 
-    ledger, owner = _open_ledger(settings, out_dir, space)
+    ledger, owner = _open_ledger(settings, out_dir, space, task.spec.main_metric)
     try:
         return _assemble(settings, out_dir, space, task, base, data, majority, ledger, owner, echo)
     except BaseException:
@@ -247,7 +247,9 @@ def _assemble(
     )
 
 
-def _open_ledger(settings: SearchSettings, out_dir: Path, space: SearchSpace) -> tuple[Ledger, SearchOwner]:
+def _open_ledger(
+    settings: SearchSettings, out_dir: Path, space: SearchSpace, metric: str
+) -> tuple[Ledger, SearchOwner]:
     """Take ownership of the search and open (or create) its ledger, then write ``search.json``.
 
     The storage is checked for another search under the same study name before anything is written;
@@ -261,7 +263,7 @@ def _open_ledger(settings: SearchSettings, out_dir: Path, space: SearchSpace) ->
         Ledger.check(storage, settings.study_name, space, objectives)
     owner = SearchOwner.acquire(out_dir)
     try:
-        ledger = Ledger(storage, space, objectives, study_name=settings.study_name)
+        ledger = Ledger(storage, space, objectives, study_name=settings.study_name, metric=metric)
         owner.claim(ledger.study, storage, settings.study_name)
         text = json.dumps(settings.to_dict(), indent=2, sort_keys=True) + "\n"
         atomic_write_text(out_dir / SETTINGS_FILE, text)
