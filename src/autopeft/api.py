@@ -195,7 +195,7 @@ def search(
         task: a known task (``glue/sst2``, ...) or a CSV/TSV/JSONL file (then ``text_columns`` and
             ``label_column``).
         out: the search directory; default ``runs/<task>-<time>`` (a new one each call).
-        quiet: print no progress lines.
+        quiet: print no progress (otherwise live bars on a terminal, plain lines elsewhere).
         base: an already loaded :class:`~autopeft.models.BaseModel` (saves loading it again).
         options: see :func:`search_settings`.
 
@@ -206,18 +206,24 @@ def search(
     if out is None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out = Path("runs") / f"{task.replace('/', '-').replace('.', '-')}-{stamp}"
-    return run(settings, out, echo=_silent if quiet else print, base=base)
+    return run(settings, out, quiet=quiet, base=base)
 
 
-def run(settings: SearchSettings, out: str | Path, *, echo: Echo = print, base: Any = None) -> SearchResult:
-    """Run the search of ``settings`` in ``out`` (continuing one already there) and return its result."""
+def run(settings: SearchSettings, out: str | Path, *, quiet: bool = False, base: Any = None) -> SearchResult:
+    """Run the search of ``settings`` in ``out`` (continuing one already there) and return its result.
+
+    Progress: live bars when stderr is a terminal, plain lines on stdout otherwise, nothing with ``quiet``.
+    """
+    from autopeft.render.progress import monitor_for
     from autopeft.study.search import run_search
 
     # Path("") is the current directory: an empty `out` (an unset shell variable) would write the search there
     if not str(out).strip():
         raise UserError("out", str(out), "is empty", "give the search a directory, e.g. `out=runs/sst2`")
 
-    outcome = run_search(settings, out, echo=echo, base=base)
+    monitor = monitor_for(quiet=quiet)
+    echo: Echo = monitor.line if monitor is not None else (_silent if quiet else print)
+    outcome = run_search(settings, out, echo=echo, base=base, monitor=monitor)
     return dataclasses.replace(load(outcome.out_dir), majority=outcome.majority)
 
 
@@ -226,7 +232,7 @@ def resume(out: str | Path, *, trials: int | None = None, quiet: bool = False, b
     settings = load_settings(out)
     if trials is not None:
         settings = dataclasses.replace(settings, trials=trials)
-    return run(settings, out, echo=_silent if quiet else print, base=base)
+    return run(settings, out, quiet=quiet, base=base)
 
 
 def load(out: str | Path) -> SearchResult:

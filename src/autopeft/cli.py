@@ -210,11 +210,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(needs --evals-per-epoch >= 2)",
     )
     p.add_argument("--stop-margin", type=float, default=None, help="early stopping's margin in score units (0.028)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or lines (the front is still printed)")
     _add_budget_args(p)
 
     p = sub.add_parser("resume", help="continue the search in DIR where it stopped")
     p.add_argument("dir")
     p.add_argument("--trials", type=int, default=None, help="raise the total number of trials")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or lines (the front is still printed)")
 
     p = sub.add_parser("show", help="print the trials and the Pareto front of the search in DIR")
     p.add_argument("dir")
@@ -351,14 +353,14 @@ def cmd_search(args: argparse.Namespace) -> int:
     settings = SearchSettings(
         **given, text_columns=text_columns, reference=_parse_reference(args.reference), budget=_budget_from(args)
     )
-    _print_front(api.run(settings, args.out))
+    _print_front(api.run(settings, args.out, quiet=args.quiet))
     return EXIT_OK
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from autopeft import api
 
-    _print_front(api.resume(args.dir, trials=args.trials))
+    _print_front(api.resume(args.dir, trials=args.trials, quiet=args.quiet))
     return EXIT_OK
 
 

@@ -8,7 +8,7 @@ import torch
 
 from autopeft.exec.base import Executor, TrialRequest
 from autopeft.models import BaseModel
-from autopeft.records.callbacks import ProgressFn, StopFn
+from autopeft.records.callbacks import ProgressFn, StepFn, StopFn
 from autopeft.records.trial import TrialResult
 from autopeft.space import PeftConfig
 from autopeft.train.budget import Budget
@@ -27,6 +27,7 @@ class LocalExecutor(Executor):
         threads: intra-op threads for torch (None = leave torch's default, one per core). One trial
             runs at a time: two multi-threaded trials on the same cores slow each other ~10x.
         progress: called after each evaluation of each trial.
+        on_step: called after every optimiser step of each trial (live progress).
         stopper: early stopping: gives each trial's stop function from its configuration (None = every
             trial trains to the end of its budget).
     """
@@ -42,6 +43,7 @@ class LocalExecutor(Executor):
         device: str = "cpu",
         threads: int | None = None,
         progress: ProgressFn | None = None,
+        on_step: StepFn | None = None,
         stopper: Callable[[PeftConfig], StopFn] | None = None,
     ) -> None:
         self.base = base
@@ -49,6 +51,7 @@ class LocalExecutor(Executor):
         self.budget = budget
         self.device = device
         self.progress = progress
+        self.on_step = on_step
         self.stopper = stopper
         if threads is not None:
             torch.set_num_threads(threads)
@@ -63,6 +66,7 @@ class LocalExecutor(Executor):
                 seed=request.seed,
                 device=self.device,
                 progress=self.progress,
+                on_step=self.on_step,
                 should_stop=None if self.stopper is None else self.stopper(request.config),
             )
             yield request, result

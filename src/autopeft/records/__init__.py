@@ -8,7 +8,7 @@
 Nothing here imports another part of the project except :mod:`autopeft.errors` (itself a leaf).
 """
 
-from autopeft.records.callbacks import Echo, ProgressFn, StopFn
+from autopeft.records.callbacks import Echo, Monitor, ProgressFn, StepFn, StopFn
 from autopeft.records.io import atomic_write_bytes, atomic_write_text
 from autopeft.records.objectives import (
     DEFAULT_OBJECTIVES,
@@ -33,9 +33,11 @@ __all__ = [
     "Direction",
     "Echo",
     "Evaluation",
+    "Monitor",
     "Objective",
     "ProgressFn",
     "Status",
+    "StepFn",
     "StopFn",
     "TrialResult",
     "atomic_write_bytes",

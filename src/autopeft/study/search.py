@@ -37,7 +37,7 @@ from autopeft.exec import Executor, LocalExecutor, TrialRequest
 from autopeft.models import BaseModel, load_model_config
 from autopeft.optim import MODEL_BASED, make_optimiser
 from autopeft.optim.base import Optimiser
-from autopeft.records.callbacks import Echo, StopFn
+from autopeft.records.callbacks import Echo, Monitor, StopFn
 from autopeft.records.io import atomic_write_text
 from autopeft.records.objectives import Objective
 from autopeft.records.trial import TrialResult
@@ -76,6 +76,7 @@ class Search:
         stopper: early stopping, when on.
         title: the reports' title.
         owner: this process's ownership of the search (released by :meth:`close`).
+        monitor: live progress (bars on a terminal), told of each trial's start, steps and end.
         results: finished trials, in the order they finished (the ledger's, then this process's).
         rerun: configurations of trials a crash left running, to run again before new proposals.
     """
@@ -92,6 +93,7 @@ class Search:
     stopper: ParetoStopper | None
     title: str
     owner: SearchOwner
+    monitor: Monitor | None = None
     results: list[TrialResult] = field(default_factory=list)
     rerun: list[PeftConfig] = field(default_factory=list)
 
@@ -100,7 +102,9 @@ class Search:
         return max(0, self.settings.trials - len(self.results))
 
     def close(self) -> None:
-        """Give the search up: another process may own it from now on."""
+        """Give the search up (another process may own it from now on) and close its live progress."""
+        if self.monitor is not None:
+            self.monitor.close()
         self.owner.release()
 
     def __enter__(self) -> Search:
@@ -123,6 +127,7 @@ def run_search(
     *,
     echo: Echo = print,
     base: BaseModel | None = None,
+    monitor: Monitor | None = None,
 ) -> SearchOutcome:
     """Run (or continue) the search of ``settings`` in ``out_dir`` until ``settings.trials`` trials
     have finished. Safe to call again after a crash or kill: finished trials are kept, a trial left
@@ -133,8 +138,15 @@ def run_search(
         out_dir: the search directory (created).
         echo: where progress lines go.
         base: an already loaded backbone (tests); default loads ``settings.model``.
+        monitor: live progress bars (:func:`autopeft.render.progress.monitor_for`); closed at the end.
     """
-    with prepare(settings, Path(out_dir), echo=echo, base=base) as search:
+    try:
+        search = prepare(settings, Path(out_dir), echo=echo, base=base, monitor=monitor)
+    except BaseException:
+        if monitor is not None:
+            monitor.close()
+        raise
+    with search:
         started = time.perf_counter()
         try:
             run(search, echo=echo)
@@ -147,7 +159,14 @@ def run_search(
 
 
 # ------------------------------------------------------------------------------------------ prepare
-def prepare(settings: SearchSettings, out_dir: Path, *, echo: Echo = print, base: BaseModel | None = None) -> Search:
+def prepare(
+    settings: SearchSettings,
+    out_dir: Path,
+    *,
+    echo: Echo = print,
+    base: BaseModel | None = None,
+    monitor: Monitor | None = None,
+) -> Search:
     """Check every input, then open the ledger and build what the search loop needs.
 
     Nothing is written before the model's config, the space, the task and its data have been read and
@@ -170,7 +189,7 @@ def prepare(settings: SearchSettings, out_dir: Path, *, echo: Echo = print, base
 
     ledger, owner = _open_ledger(settings, out_dir, space, task.spec.main_metric)
     try:
-        return _assemble(settings, out_dir, space, task, base, data, majority, ledger, owner, echo)
+        return _assemble(settings, out_dir, space, task, base, data, majority, ledger, owner, echo, monitor)
     except BaseException:
         owner.release()
         raise
@@ -187,6 +206,7 @@ def _assemble(
     ledger: Ledger,
     owner: SearchOwner,
     echo: Echo,
+    monitor: Monitor | None,
 ) -> Search:
     """The rest of :func:`prepare`, once this process owns the search: recover interrupted trials and
     build the optimiser (told every finished trial), the stopper, the reference point and the executor."""
@@ -224,6 +244,7 @@ def _assemble(
         device=settings.device,
         threads=settings.threads,
         progress=progress,
+        on_step=None if monitor is None else monitor.step,
         stopper=None if stopper is None else _stop_function(stopper, param_fn),
     )
     if majority is not None:
@@ -242,6 +263,7 @@ def _assemble(
         stopper=stopper,
         title=title,
         owner=owner,
+        monitor=monitor,
         results=results,
         rerun=rerun,
     )
@@ -380,6 +402,8 @@ def _run_announced(
 
     def announce(position: int, request: TrialRequest) -> None:
         echo(f"[trial {done + position + 1}/{total}] #{request.number} {request.config.describe()}")
+        if search.monitor is not None:
+            search.monitor.trial_started(request.number, request.config.describe(), done + position, total)
 
     if search.executor.slots == 1:
         for position, request in enumerate(requests):
@@ -409,6 +433,8 @@ def _record(search: Search, request: TrialRequest, result: TrialResult, echo: Ec
         search.stopper.update([result])
     search.results.append(result)
     echo(_outcome_line(result))
+    if search.monitor is not None:
+        search.monitor.trial_finished(result, hv)
     return result
 
 

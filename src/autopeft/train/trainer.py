@@ -21,7 +21,7 @@ from autopeft.build import HEAD_NAME, build_method, build_model
 from autopeft.errors import TrialError
 from autopeft.methods import Method
 from autopeft.models import BaseModel
-from autopeft.records.callbacks import ProgressFn, StopFn
+from autopeft.records.callbacks import ProgressFn, StepFn, StopFn
 from autopeft.records.trial import Evaluation, TrialResult
 from autopeft.space import PeftConfig
 from autopeft.tasks import compute_metrics
@@ -142,6 +142,7 @@ def run_trial(
     seed: int,
     device: str | torch.device = "cpu",
     progress: ProgressFn | None = None,
+    on_step: StepFn | None = None,
     on_trained: TrainedFn | None = None,
     should_stop: StopFn | None = None,
 ) -> TrialResult:
@@ -160,6 +161,7 @@ def run_trial(
         seed: seeds module initialisation, the head and the data order.
         device: where to train.
         progress: called after each evaluation.
+        on_step: called after every optimiser step with (step, total steps).
         on_trained: called with the trained model once training succeeded (an error it raises makes
             the trial fail).
         should_stop: early stopping; when it returns a predicted score, the trial ends at once with
@@ -240,6 +242,8 @@ def run_trial(
                 tokens += int(batch["attention_mask"].sum())
                 step += 1
                 train_seconds += time.perf_counter() - t0
+                if on_step is not None:
+                    on_step(step, total)
                 if step in evals:
                     t0 = time.perf_counter()
                     scored = data.val if step >= total else probe
