@@ -26,6 +26,12 @@ def _quiet(line: str) -> None:
     del line
 
 
+def _config_of(params: dict) -> PeftConfig:
+    """The configuration a trial's parameters (real values, as the study stores them) describe."""
+    layers = tuple(params[f"layer_{i}"] for i in range(SPACE.num_layers))
+    return PeftConfig(layers=layers, **{m: params[m] for m in SPACE.modules})
+
+
 def _result(config: PeftConfig, score: float = 0.7) -> TrialResult:
     return TrialResult(config=config.to_dict(), status="complete", score=score, metric="accuracy", params_pct=1.0)
 
@@ -109,7 +115,7 @@ def test_a_trial_is_created_with_its_configuration_in_one_write(tmp_path):
     trial = ledger.study.trials[number]
     assert trial.state == TrialState.RUNNING
     assert PeftConfig.from_dict(json.loads(trial.user_attrs["autopeft_config"])) == config
-    assert SPACE.decode([trial.params[d.name] for d in SPACE.dimensions]) == config
+    assert _config_of(trial.params) == config
 
 
 def test_orphans_of_older_versions_are_closed_and_do_not_shift_later_trials(tmp_path):
@@ -119,7 +125,7 @@ def test_orphans_of_older_versions_are_closed_and_do_not_shift_later_trials(tmp_
     assert Ledger.load(f"sqlite:///{tmp_path / 'l.db'}", "l").recover_interrupted() == []
     config = PeftConfig(layers=(False, False, True), prefix=16)
     number = ledger.start(config)
-    assert SPACE.decode([ledger.study.trials[number].params[d.name] for d in SPACE.dimensions]) == config
+    assert _config_of(ledger.study.trials[number].params) == config
     states = [t.state for t in ledger.study.trials]
     assert states.count(TrialState.WAITING) == 0 and states.count(TrialState.RUNNING) == 1
 
