@@ -19,17 +19,17 @@ the same fields and calls :func:`run`.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from autopeft.analysis.hypervolume import hypervolume_curve
-from autopeft.analysis.pareto import ParetoFront, StudySummary, summarise
+from autopeft.analysis.pareto import ParetoFront, StudySummary, best_trial, summarise
 from autopeft.errors import UserError
 from autopeft.records.callbacks import Echo
 from autopeft.records.trial import TrialResult
@@ -62,7 +62,7 @@ class SearchResult:
     reference: np.ndarray | None = None
     majority: float | None = None
 
-    @property
+    @cached_property
     def summary(self) -> StudySummary:
         """Counts, the best trial, the failures and the front."""
         return summarise(self.trials, self.settings.objective_list)
@@ -92,14 +92,12 @@ class SearchResult:
         then the earlier trial. None when no complete trial fits."""
         if max_params_pct is not None and not (isinstance(max_params_pct, (int, float)) and max_params_pct >= 0):
             raise UserError("max_params_pct", max_params_pct, "must be a number >= 0", "give a percentage, e.g. 0.5")
-        fits = [t for t in self.trials if t.ok and (max_params_pct is None or t.params_pct <= max_params_pct)]
-        if not fits:
-            return None
-        return min(fits, key=lambda t: (-(t.score if t.score is not None else -math.inf), t.params_pct, t.number))
+        return best_trial(t for t in self.trials if max_params_pct is None or t.params_pct <= max_params_pct)
 
     def records(self) -> list[dict[str, Any]]:
         """One flat dict per trial: number, status, score, metric, parameters, times, error, and one
         ``config_<module>`` entry per configuration field (``config_layers`` as the list of layers on)."""
+        front = set(self.front.numbers)
         rows = []
         for t in self.trials:
             row = {
@@ -115,7 +113,7 @@ class SearchResult:
                 "peak_memory_mb": t.peak_memory_mb,
                 "seed": t.seed,
                 "error": t.error,
-                "pareto": t.number in self.front.numbers,
+                "pareto": t.number in front,
             }
             for key, value in t.config.items():
                 on = [i for i, flag in enumerate(value) if flag] if key == "layers" else value

@@ -366,6 +366,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from autopeft import api
+    from autopeft.analysis.hypervolume import ReferencePoint
     from autopeft.render import format_summary, trials_table
     from autopeft.study.search import refresh_reports
 
@@ -383,7 +384,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if result.reference is None:
         print("hypervolume: none yet (no trial has completed)")
     else:
-        label = ", ".join(f"{o.name} {v:g}" for o, v in zip(settings.objective_list, result.reference, strict=True))
+        label = ReferencePoint.fixed(settings.objective_list, result.reference).label()
         print(f"hypervolume: {result.hypervolume:.4f} (reference: {label})")
     asked = sorted({r.proposal_seconds for r in results if r.proposal_seconds is not None})
     if asked:

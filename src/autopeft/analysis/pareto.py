@@ -20,6 +20,7 @@ from autopeft.records.trial import TrialResult
 __all__ = [
     "ParetoFront",
     "StudySummary",
+    "best_trial",
     "json_number",
     "objective_values",
     "pareto_mask",
@@ -275,13 +276,20 @@ class StudySummary:
         }
 
 
+def best_trial(trials: Iterable[TrialResult]) -> TrialResult | None:
+    """The complete trial with the highest score (ties: fewer parameters, then the lower number), or
+    None when no trial completed."""
+    complete = [t for t in trials if t.ok]
+    if not complete:
+        return None
+    return min(complete, key=lambda t: (-(t.score or 0.0), t.params_pct, t.number))
+
+
 def summarise(trials: Iterable[TrialResult], objectives: Sequence[Objective] = DEFAULT_OBJECTIVES) -> StudySummary:
     """Summarise a study's trials (complete and failed) for reports."""
     trials = tuple(trials)
     complete = [t for t in trials if t.ok]
-    best = None
-    if complete:
-        best = min(complete, key=lambda t: (-(t.score or 0.0), t.params_pct, t.number))
+    best = best_trial(complete)
     failures = Counter(short_error(t.error) for t in trials if t.status == "failed")
     return StudySummary(
         trials=trials,

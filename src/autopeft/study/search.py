@@ -31,6 +31,7 @@ import numpy as np
 
 from autopeft.analysis import summarise
 from autopeft.analysis.hypervolume import ReferencePoint, hypervolume_curve
+from autopeft.analysis.pareto import short_error
 from autopeft.build import ParamTable
 from autopeft.errors import SearchFailed
 from autopeft.exec import Executor, LocalExecutor, TrialRequest
@@ -79,6 +80,7 @@ class Search:
         monitor: live progress (bars on a terminal), told of each trial's start, steps and end.
         results: finished trials, in the order they finished (the ledger's, then this process's).
         rerun: configurations of trials a crash left running, to run again before new proposals.
+        reported: how many of ``results`` the reports on disk show (set by :func:`report`).
     """
 
     settings: SearchSettings
@@ -95,6 +97,7 @@ class Search:
     owner: SearchOwner
     monitor: Monitor | None = None
     results: list[TrialResult] = field(default_factory=list)
+    reported: int = 0
     rerun: list[PeftConfig] = field(default_factory=list)
 
     @property
@@ -151,8 +154,9 @@ def run_search(
         try:
             run(search, echo=echo)
         finally:
-            # also after an interrupt or a failure: the reports always show what the ledger holds
-            if search.results:
+            # also after an interrupt, a failure, or a kill that came before the last report: the
+            # reports always end showing what the ledger holds
+            if search.results and search.reported != len(search.results):
                 report(search)
         echo(f"search finished in {time.perf_counter() - started:.0f} s; results in {search.out_dir}")
     return SearchOutcome(out_dir=search.out_dir, results=search.results, majority=search.majority)
@@ -249,7 +253,7 @@ def _assemble(
     )
     if majority is not None:
         echo(f"majority-class validation {task.spec.main_metric}: {majority:.4f}")
-    title = f"{settings.model} on {task.spec.name} ({settings.optimizer}, {space.name} space)"
+    title = _title(settings, task.spec.name)
     return Search(
         settings=settings,
         out_dir=out_dir,
@@ -355,7 +359,7 @@ def run(search: Search, *, echo: Echo = print) -> list[TrialResult]:
             _stop_if_failing(search.results)
     if search.results and not any(r.status != "failed" for r in search.results):
         raise SearchFailed(
-            f"every trial failed ({len(search.results)}); the last error: {_first_line(search.results[-1])}"
+            f"every trial failed ({len(search.results)}); the last error: {_error_line(search.results[-1])}"
         )
     return search.results
 
@@ -369,14 +373,14 @@ def _stop_if_failing(results: list[TrialResult]) -> None:
     (a model that cannot be built, a device that is gone: more trials would fail the same way)."""
     last = results[-FAILURE_STREAK:]
     if len(last) == FAILURE_STREAK and all(r.status == "failed" for r in last):
-        errors = {_first_line(r) for r in last}
+        errors = {_error_line(r) for r in last}
         if len(errors) == 1:
             raise SearchFailed(f"the last {FAILURE_STREAK} trials failed with the same error: {errors.pop()}")
 
 
-def _first_line(result: TrialResult) -> str:
-    lines = [line.strip() for line in (result.error or "").splitlines() if line.strip()]
-    return lines[0] if lines else "unknown error"
+def _error_line(result: TrialResult) -> str:
+    """The first line of a failed trial's error, whole (the summaries' form, without their cut)."""
+    return short_error(result.error, width=1000)
 
 
 def _next_proposals(search: Search, echo: Echo) -> tuple[list[PeftConfig], float | None]:
@@ -455,10 +459,16 @@ def _outcome_line(result: TrialResult) -> str:
 
 
 # ------------------------------------------------------------------------------------------- report
+def _title(settings: SearchSettings, task_name: str) -> str:
+    """The reports' title: model, task, optimiser and space."""
+    return f"{settings.model} on {task_name} ({settings.optimizer}, {settings.space} space)"
+
+
 def report(search: Search) -> None:
     """Rewrite the search's reports from its finished trials: ``trials.csv``, ``pareto.json``,
     ``pareto.png`` and, once the reference point is known, ``hypervolume.png``."""
     write_reports(search.out_dir, search.results, search.title, search.settings.objective_list, search.reference)
+    search.reported = len(search.results)
 
 
 def write_reports(
@@ -522,7 +532,7 @@ def refresh_reports(out_dir: str | Path) -> bool:
         return False
     settings = opened.settings
     reference = ReferencePoint(settings.objective_list, settings.reference, value=opened.reference)
-    title = f"{settings.model} on {settings.task} ({settings.optimizer}, {settings.space} space)"
+    title = _title(settings, settings.task)
     write_reports(out_dir, opened.results, title, settings.objective_list, reference)
     return True
 
