@@ -1,46 +1,39 @@
-"""Configuration → PEFT-augmented model. The build layer: with :mod:`autopeft.modules`, the only code
-that knows the PEFT library (``adapters``).
+"""Configuration → PEFT-augmented model, on the current stack (``transformers`` 5, HF PEFT). The build
+layer: with :mod:`autopeft.modules`, the only code that knows how modules are put into a model.
 
-Each module kind that is on (:data:`autopeft.modules.MODULES`) becomes one ``adapters`` adapter of its
-own, configured by the kind (:meth:`~autopeft.modules.ModuleKind.adapters_config`) and named
-``autopeft_<kind>``; all are active together as one ``Stack``, in registration order. The layer bits
-become ``leave_out`` lists.
+The backbone is a ``transformers`` ``AutoModelForSequenceClassification`` (the family's own task head:
+BERT's pooler and classifier, Llama's score on the last non-padding token, T5's and BART's head on the
+decoder's last EOS), loaded once per search, frozen. A trial changes it in place: each module kind that
+is on attaches itself (:meth:`~autopeft.modules.ModuleKind.attach`) in the layers that are on, through
+one :class:`~autopeft.modules.sites.Surgery`; the task head is re-initialised with the trial's seed (a
+pretrained pooler starts from its pretrained weights). :meth:`BuiltModel.release` undoes it all, so that
+the backbone is bit-identical after every trial (no copy of it is ever made, except of the weights that
+full fine-tuning changes).
 
-Baselines (:mod:`autopeft.methods`) are stored as ``adapters``' own JSON dicts; this layer turns them
-back into configurations (:func:`method_configs`), describes them (:func:`describe_adapters`), and
-supplies the library's presets that combine several kinds (:func:`composite_presets`).
+Saved runs (:func:`save_trained`, :func:`load_saved`): the trained modules as deployed
+(``modules.safetensors``; prefixes ejected), the task head (``head.safetensors``) and a manifest
+(``autopeft.json``: base model, module options, layers, labels) that rebuilds them on the base model.
 """
 
 from __future__ import annotations
 
-import copy
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import adapters
 import torch
-from adapters.composition import Stack
-from adapters.methods.prefix_tuning import PrefixTuning, PrefixTuningGroup
+from torch import nn
 
-from autopeft.errors import TrialError
+from autopeft.errors import TrialError, UserError
 from autopeft.modules import MODULES
+from autopeft.modules.families import Family, family_for, hidden_size
+from autopeft.modules.sites import Sites, Surgery, Target, get_module
 from autopeft.space import PeftConfig
 
-HEAD_NAME = "autopeft"
-ADAPTER_PREFIX = "autopeft_"
-
-
-def adapter_configs(config: PeftConfig, hidden_size: int) -> dict[str, Any]:
-    """One ``adapters`` config per module that is on, keyed by adapter name, in registration order."""
-    leave_out = [i for i, on in enumerate(config.layers) if not on]
-    return {
-        ADAPTER_PREFIX + name: MODULES[name].adapters_config(
-            getattr(config, name), leave_out=leave_out, hidden_size=hidden_size
-        )
-        for name in config.active_modules
-    }
+#: ``{module kind: options}``: what a build attaches (see :meth:`~autopeft.modules.ModuleKind.options`).
+ModuleSpec = dict[str, dict[str, Any]]
 
 
 @dataclass
@@ -51,7 +44,7 @@ class ParamCounts:
         peft: trainable PEFT parameters as deployed (prefix reparametrisation ejected).
         peft_train: trainable PEFT parameters while training (prefix MLP included).
         head: trainable parameters of the task head.
-        backbone: parameters of the pretrained backbone.
+        backbone: parameters of the pretrained backbone (the base model, without the task head).
         per_module: deployed parameters per module name (``"serial"``, ...).
     """
 
@@ -69,158 +62,303 @@ class ParamCounts:
 
 @dataclass
 class BuiltModel:
+    """A backbone with a trial's modules attached and a fresh head; :meth:`release` puts it back.
+
+    Args:
+        model: the model (the backbone itself, changed in place).
+        counts: its parameter counts.
+        modules: what was attached, ``{kind: options}``.
+        layers: the layer bits that are on (indices).
+        head_paths: the modules of the task head.
+        surgery: the record of every change.
+    """
+
     model: Any
     counts: ParamCounts
-    adapter_names: tuple[str, ...]
+    modules: ModuleSpec
+    layers: tuple[int, ...]
+    head_paths: tuple[str, ...]
+    surgery: Surgery = field(repr=False)
+
+    @property
+    def adapter_names(self) -> tuple[str, ...]:
+        """``autopeft_<kind>`` of every module kind attached."""
+        return tuple(MODULES[name].adapter_name for name in self.modules)
+
+    def head_linear(self) -> nn.Linear:
+        """The task head's last linear layer (the one that outputs the logits)."""
+        linears = [m for p in self.head_paths for m in get_module(self.model, p).modules() if isinstance(m, nn.Linear)]
+        if not linears:
+            raise TrialError("the task head has no linear layer")
+        return linears[-1]
+
+    def release(self) -> None:
+        """Undo the build: the backbone as it was loaded (weights, modules, head, frozen). Safe twice."""
+        self.surgery.restore()
 
 
-def _belongs(param_name: str, adapter_name: str) -> bool:
-    # adapters names every parameter of an adapter with the adapter's name as one path component
-    return f".{adapter_name}." in f".{param_name}."
+# ------------------------------------------------------------------------------------ the backbone
+def _freeze(model: nn.Module) -> None:
+    for param in model.parameters():
+        param.requires_grad_(False)
 
 
-def _deployed_numel(model: Any, adapter_name: str, trainable: dict[str, torch.Tensor]) -> int:
-    """Trainable parameters of one adapter as deployed: every prefix reparametrisation MLP is replaced
-    by the prefixes it produces (measured on an ejected copy of the prefix modules; the model itself is
-    left untouched). Works for plain adapters and for unions (MAM, UniPELT) alike."""
-    numel = sum(p.numel() for n, p in trainable.items() if _belongs(n, adapter_name))
-    for name, module in model.named_modules():
-        if isinstance(module, PrefixTuningGroup) and name.endswith(f".{adapter_name}"):
-            numel -= sum(p.numel() for p in module.parameters() if p.requires_grad)
-            ejected = copy.deepcopy(module)
-            with torch.no_grad():
-                ejected.eject()
-            numel += sum(p.numel() for p in ejected.parameters())
-    return numel
+def _prepare(model: nn.Module) -> nn.Module:
+    model.eval()
+    _freeze(model)
+    return model
 
 
-def count_parameters(model: Any, adapter_names: tuple[str, ...], *, full: bool = False) -> ParamCounts:
+def load_backbone(ref: str) -> Any:
+    """The pretrained model at ``ref`` (a directory or a hub name) as ``transformers``'
+    ``AutoModelForSequenceClassification``, frozen, in evaluation mode. A head the checkpoint lacks is
+    initialised at random; each trial re-initialises it anyway.
+
+    Raises:
+        UserError: if ``transformers`` has no sequence-classification model for its type.
+    """
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(ref)
+    except ValueError as exc:
+        if "Unrecognized configuration class" not in str(exc):
+            raise
+        raise UserError(
+            "model", ref, "has no sequence-classification model in transformers", "use an encoder, decoder or T5/BART"
+        ) from exc
+    return _prepare(model)
+
+
+def backbone_from_config(config: Any) -> Any:
+    """A randomly initialised backbone from a ``transformers`` config (tests, benchmarks)."""
+    from transformers import AutoModelForSequenceClassification
+
+    return _prepare(AutoModelForSequenceClassification.from_config(config))
+
+
+def family_of(model_config: Any) -> Family:
+    """The layout family of a model (:func:`autopeft.modules.families.family_for` of its type)."""
+    return family_for(getattr(model_config, "model_type", "?"))
+
+
+def sites_of(model: nn.Module) -> Sites:
+    """The layers and roles of ``model``, resolved once and kept on it."""
+    sites = model.__dict__.get("_autopeft_sites")
+    if sites is None:
+        sites = Sites(model, family_of(model.config))
+        model.__dict__["_autopeft_sites"] = sites
+    return sites
+
+
+def _has_params(module: nn.Module) -> bool:
+    return next(module.parameters(), None) is not None
+
+
+def head_paths(model: nn.Module) -> tuple[str, ...]:
+    """The modules of the task head: every child of the root model that is not the base model, and the
+    base model's pretrained pooler if it has one (trained with the head, as BERT's classifier is)."""
+    base = getattr(model, "base_model", model)
+    paths = [name for name, child in model.named_children() if child is not base and _has_params(child)]
+    base_name = next(name for name, child in model.named_children() if child is base) if base is not model else ""
+    pooler = getattr(base, "pooler", None)
+    if isinstance(pooler, nn.Module) and _has_params(pooler):
+        paths.append(f"{base_name}.pooler" if base_name else "pooler")
+    if not paths:
+        raise UserError("model", type(model).__name__, "has no task head", "load it as a sequence-classification model")
+    return tuple(paths)
+
+
+def _is_adapter(param_name: str, adapter_names: tuple[str, ...]) -> bool:
+    parts = param_name.split(".")
+    return any(name in parts for name in adapter_names)
+
+
+def _param_names(model: nn.Module, paths: tuple[str, ...]) -> list[str]:
+    return [f"{p}.{n}" for p in paths for n, _ in get_module(model, p).named_parameters()]
+
+
+# ------------------------------------------------------------------------------------ the head
+def _fresh_head(model: nn.Module, paths: tuple[str, ...], num_labels: int, surgery: Surgery) -> None:
+    """Re-initialise the task head (the pooler keeps its pretrained weights) with ``num_labels`` outputs;
+    the head's loaded weights come back on restore."""
+    names = _param_names(model, paths)
+    params = dict(model.named_parameters())
+    saved = {n: params[n].detach().clone() for n in names}
+
+    def put_back() -> None:
+        with torch.no_grad():
+            current = dict(model.named_parameters())
+            for n, value in saved.items():
+                current[n].copy_(value)
+
+    surgery.on_restore(put_back)
+    std = float(getattr(model.config, "initializer_range", 0.02) or 0.02)
+    linears = [(f"{p}.{n}" if n else p, m) for p in paths for n, m in get_module(model, p).named_modules()]
+    linears = [(path, m) for path, m in linears if isinstance(m, nn.Linear) and ".pooler" not in f".{path}"]
+    if not linears:
+        raise TrialError("the task head has no linear layer")
+    last_path, last = linears[-1]
+    if last.out_features != num_labels or (num_labels == 1 and last.bias is None):
+        # a regression head needs a bias to predict in the task's units (see trainer.rescale_head)
+        new = nn.Linear(last.in_features, num_labels, bias=last.bias is not None).to(
+            last.weight.device, last.weight.dtype
+        )
+        surgery.replace(model, last_path, new)
+        linears[-1] = (last_path, new)
+    with torch.no_grad():
+        for _, linear in linears:
+            linear.weight.normal_(0.0, std)
+            if linear.bias is not None:
+                linear.bias.zero_()
+
+
+# ------------------------------------------------------------------------------------ building
+def modules_of(config: PeftConfig) -> ModuleSpec:
+    """``{kind: options}`` of a search-space configuration's modules that are on, in registration order."""
+    return {name: MODULES[name].options(getattr(config, name)) for name in config.active_modules}
+
+
+def _check_family_offers(sites: Sites, modules: Mapping[str, Any], layers: tuple[int, ...]) -> None:
+    for name in modules:
+        for role in MODULES[name].requires:
+            missing = [i for i in layers if sites.path(i, role) is None]
+            if missing:
+                raise TrialError(
+                    f"module {name!r} needs a {role} module, which {sites.family.name} layers {missing} lack"
+                )
+
+
+def build_modules(
+    backbone: Any,
+    modules: Mapping[str, Mapping[str, Any]],
+    layers: tuple[int, ...],
+    *,
+    num_labels: int,
+    seed: int,
+    full: bool = False,
+) -> BuiltModel:
+    """Attach ``modules`` to ``backbone`` (in place) in ``layers`` and give it a fresh task head; only
+    the modules and the head are trainable. Release it with :meth:`BuiltModel.release`.
+
+    Args:
+        backbone: a model from :func:`load_backbone` (restored by every earlier build's release).
+        modules: ``{kind: options}``; empty with ``full`` = full fine-tuning (every parameter trained;
+            its weights are copied first so that release restores them).
+        layers: the layer bits that are on (indices, ascending).
+        num_labels: classes of the task (1 = regression).
+        seed: seeds the initialisation of the modules and the head.
+    """
+    sites = sites_of(backbone)
+    _check_family_offers(sites, modules, layers)
+    if backbone.__dict__.get("_autopeft_built"):
+        raise RuntimeError("the backbone still holds an earlier build: release it (BuiltModel.release) first")
+    surgery = Surgery()
+    surgery.set_attr(backbone, "_autopeft_built", True)
+    surgery.on_restore(lambda: _prepare(backbone))  # frozen, in evaluation mode, as loaded
+    target = Target(model=backbone, sites=sites, surgery=surgery, hidden_size=hidden_size(backbone.config))
+    paths = head_paths(backbone)
+    try:
+        torch.manual_seed(seed)
+        order = sorted(modules, key=lambda name: not MODULES[name].first)  # HF PEFT kinds first, stable
+        for name in order:
+            MODULES[name].attach(target, modules[name], layers)
+        _fresh_head(backbone, paths, num_labels, surgery)
+        if full:
+            _keep_weights(backbone, surgery)
+        adapter_names = tuple(MODULES[name].adapter_name for name in modules)
+        head_names = set(_param_names(backbone, paths))
+        for param_name, param in backbone.named_parameters():
+            param.requires_grad_(full or param_name in head_names or _is_adapter(param_name, adapter_names))
+        counts = count_parameters(target, tuple(modules), paths, full=full)
+    except BaseException:
+        surgery.restore()
+        raise
+    ordered = {name: dict(modules[name]) for name in modules}
+    return BuiltModel(backbone, counts, ordered, tuple(layers), paths, surgery)
+
+
+def _keep_weights(model: nn.Module, surgery: Surgery) -> None:
+    saved = {n: p.detach().clone() for n, p in model.named_parameters()}
+
+    def put_back() -> None:
+        with torch.no_grad():
+            for n, p in model.named_parameters():
+                if n in saved:
+                    p.copy_(saved[n])
+
+    surgery.on_restore(put_back)
+
+
+def count_parameters(target: Target, kinds: tuple[str, ...], paths: tuple[str, ...], *, full: bool) -> ParamCounts:
     """Measure parameter counts on a built model (see :class:`ParamCounts`).
 
-    With ``full`` (full fine-tuning: no adapters, the whole backbone trainable), ``peft`` and
+    With ``full`` (full fine-tuning: no modules, the whole backbone trainable), ``peft`` and
     ``peft_train`` count the trainable backbone parameters, so that the percentage is 100.
     """
-    trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
-    head = sum(p.numel() for n, p in trainable.items() if n.startswith("heads."))
-    peft_train = 0
-    per_module: dict[str, int] = {}
-    for name in adapter_names:
-        peft_train += sum(p.numel() for n, p in trainable.items() if _belongs(n, name))
-        per_module[name[len(ADAPTER_PREFIX) :]] = _deployed_numel(model, name, trainable)
-    backbone = sum(
-        p.numel() for n, p in model.base_model.named_parameters() if not any(_belongs(n, a) for a in adapter_names)
-    )
+    model = target.model
+    named = dict(model.named_parameters())
+    head_names = set(_param_names(model, paths))
+    head = sum(named[n].numel() for n in head_names)
+    adapter_names = tuple(MODULES[k].adapter_name for k in kinds)
+    base = getattr(model, "base_model", model)
+    backbone = sum(p.numel() for n, p in base.named_parameters() if not _is_adapter(n, adapter_names))
     if full:
-        tuned = sum(p.numel() for n, p in trainable.items() if not n.startswith("heads."))
+        tuned = sum(p.numel() for n, p in named.items() if n not in head_names)
         return ParamCounts(peft=tuned, peft_train=tuned, head=head, backbone=backbone, per_module={"full": tuned})
-    if peft_train + head != sum(p.numel() for p in trainable.values()):
-        raise RuntimeError("some trainable parameters belong to no PEFT module and not to the head")
+    per_module: dict[str, int] = {}
+    peft_train = 0
+    for kind in kinds:
+        trainable = sum(p.numel() for n, p in named.items() if _is_adapter(n, (MODULES[kind].adapter_name,)))
+        peft_train += trainable
+        per_module[kind] = MODULES[kind].deployed_numel(target, trainable)
     return ParamCounts(
         peft=sum(per_module.values()), peft_train=peft_train, head=head, backbone=backbone, per_module=per_module
     )
 
 
-def _share_prefix_across_batch(model: Any) -> int:
-    """Compute each reparametrised prefix once per batch instead of once per example.
+def build_model(backbone: Any, config: PeftConfig, *, num_labels: int, seed: int) -> BuiltModel:
+    """A search-space configuration's model for one trial (see :func:`build_modules`).
 
-    ``adapters`` runs the prefix MLP on a ``(batch, prefix_length, H)`` copy of the same embedding
-    for every example of a batch; the result is the same for all examples (prefix dropout is 0), so
-    computing it for one and broadcasting gives identical outputs and gradients at 1/batch of the
-    cost (``tests/build`` checks the equality). The class is swapped on this model's own modules
-    only; the library is left as it is. Returns how many prefix modules were switched.
-    """
-    switched = 0
-    for group in (m for m in model.modules() if isinstance(m, PrefixTuningGroup)):
-        for module in group.values():
-            if type(module) is PrefixTuning and module.config.dropout == 0.0:
-                module.__class__ = _BatchSharedPrefixTuning
-                switched += 1
-    return switched
-
-
-class _BatchSharedPrefixTuning(PrefixTuning):
-    """``PrefixTuning`` whose prefix is computed for one example and broadcast over the batch."""
-
-    def forward(self, batch_size: int) -> tuple[torch.Tensor, ...]:
-        # each element has shape (2, 1, heads, prefix_length, head_dim): key and value of one layer
-        return tuple(kv.expand(-1, batch_size, -1, -1, -1) for kv in super().forward(1))
-
-
-def build_model(
-    backbone: Any,
-    config: PeftConfig,
-    *,
-    num_labels: int,
-    seed: int,
-    share_prefix: bool = True,
-) -> BuiltModel:
-    """A fresh PEFT model for one trial: a copy of ``backbone`` with the configuration's modules and a
-    new task head; only PEFT modules and the head are trainable.
-
-    Args:
-        backbone: pristine ``AutoAdapterModel`` without heads (never modified).
-        config: the configuration (must be valid).
-        num_labels: classes of the task (1 = regression).
-        seed: seeds the initialisation of the PEFT modules and the head.
-        share_prefix: compute prefixes once per batch (identical results, see
-            :func:`_share_prefix_across_batch`); False keeps the library's per-example computation.
+    Raises:
+        TrialError: if the configuration is invalid, does not fit the model's layers, or a module
+            built no parameters.
     """
     if not config.is_valid:
         raise TrialError(f"invalid configuration {config.describe()}: needs a layer and a module on")
-    model_config = backbone.config
-    if len(config.layers) != model_config.num_hidden_layers:
-        raise TrialError(
-            f"configuration has {len(config.layers)} layer bits; the model has {model_config.num_hidden_layers}"
-        )
-    built = build_adapters(
-        backbone,
-        adapter_configs(config, model_config.hidden_size),
-        num_labels=num_labels,
-        seed=seed,
-        share_prefix=share_prefix,
-    )
-    for name in built.adapter_names:
-        module = name[len(ADAPTER_PREFIX) :]
-        if built.counts.per_module.get(module, 0) == 0:
-            raise TrialError(f"module {module!r} of {config.describe()} was not built (0 parameters)")
+    layers = sites_of(backbone).num_layers
+    if len(config.layers) != layers:
+        raise TrialError(f"configuration has {len(config.layers)} layer bits; the model has {layers}")
+    built = build_modules(backbone, modules_of(config), config.active_layers, num_labels=num_labels, seed=seed)
+    _check_built(built, config.describe())
     return built
 
 
-def build_adapters(
-    backbone: Any,
-    configs: dict[str, Any],
-    *,
-    num_labels: int,
-    seed: int,
-    share_prefix: bool = True,
-) -> BuiltModel:
-    """A copy of ``backbone`` with the given ``adapters`` configurations, all active as one ``Stack``
-    in the given order, and a new task head; only the adapters and the head are trainable.
+def _check_built(built: BuiltModel, what: str) -> None:
+    for module in built.modules:
+        if built.counts.per_module.get(module, 0) == 0:
+            built.release()
+            raise TrialError(f"module {module!r} of {what} was not built (0 parameters)")
 
-    Args:
-        backbone: pristine ``AutoAdapterModel`` without heads (never modified).
-        configs: ``{adapter name: adapters config}`` (names should start with :data:`ADAPTER_PREFIX`).
-            Empty = full fine-tuning: every backbone parameter is trained.
-        num_labels: classes of the task (1 = regression).
-        seed: seeds the initialisation of the adapters and the head.
-        share_prefix: see :func:`build_model`.
-    """
-    model = copy.deepcopy(backbone)
-    torch.manual_seed(seed)
-    for name, cfg in configs.items():
-        model.add_adapter(name, config=cfg)
-    model.add_classification_head(HEAD_NAME, num_labels=num_labels, layers=2)
-    if share_prefix:
-        _share_prefix_across_batch(model)
-    names = tuple(configs)
-    if names:
-        model.train_adapter(Stack(*names))
-        model.set_active_adapters(Stack(*names))
-    else:
-        for param in model.parameters():
-            param.requires_grad_(True)
-    model.active_head = HEAD_NAME
-    return BuiltModel(model=model, counts=count_parameters(model, names, full=not names), adapter_names=names)
+
+def build_method(backbone: Any, method: Any, *, num_labels: int, seed: int) -> BuiltModel:
+    """A fresh model for a :class:`~autopeft.methods.Method`: a search-space configuration (exactly as
+    a trial builds it), a baseline's modules in every layer, or full fine-tuning."""
+    if method.kind == "config":
+        return build_model(backbone, method.config, num_labels=num_labels, seed=seed)
+    if method.kind == "full":
+        return build_modules(backbone, {}, (), num_labels=num_labels, seed=seed, full=True)
+    if method.kind != "modules":
+        raise UserError(
+            "method",
+            method.name,
+            f"is stored as kind {method.kind!r} (built with the adapters library by autopeft 0.1)",
+            "rerun the baselines with this version (they are kind 'modules' now)",
+        )
+    layers = tuple(range(sites_of(backbone).num_layers))
+    built = build_modules(backbone, method.modules, layers, num_labels=num_labels, seed=seed)
+    _check_built(built, method.name)
+    return built
 
 
 @dataclass(frozen=True)
@@ -250,9 +388,10 @@ class ParamTable:
         for module in space.modules:
             for value in MODULES[module].choices(space.sizes)[1:]:  # every value but off
                 config = PeftConfig(layers=layers, **{module: value})
-                counts = build_model(backbone, config, num_labels=2, seed=0).counts
-                per_layer[(module, int(value))] = counts.per_module[module]
-                total = counts.backbone
+                built = build_model(backbone, config, num_labels=2, seed=0)
+                built.release()
+                per_layer[(module, int(value))] = built.counts.per_module[module]
+                total = built.counts.backbone
         assert total is not None
         return cls(per_layer=per_layer, backbone=total)
 
@@ -266,112 +405,114 @@ class ParamTable:
         return 100.0 * self.params(config) / self.backbone
 
 
-def build_method(backbone: Any, method: Any, *, num_labels: int, seed: int) -> BuiltModel:
-    """A fresh model for a :class:`~autopeft.methods.Method`: a search-space configuration (exactly as
-    a trial builds it), a baseline's ``adapters`` configuration, or full fine-tuning."""
-    if method.kind == "config":
-        return build_model(backbone, method.config, num_labels=num_labels, seed=seed)
-    built = build_adapters(
-        backbone, method_configs(method, backbone.config.hidden_size), num_labels=num_labels, seed=seed
-    )
-    for name in built.adapter_names:
-        if built.counts.per_module.get(name[len(ADAPTER_PREFIX) :], 0) == 0:
-            raise TrialError(f"method {method.name!r} built no parameters")
-    return built
-
-
-def method_configs(method: Any, hidden_size: int) -> dict[str, Any]:
-    """``{adapter name: adapters config}`` that build a :class:`~autopeft.methods.Method` on a model of
-    hidden size ``hidden_size``: its configuration's modules, its one stored ``adapters`` configuration
-    (named after the method), or nothing (full fine-tuning)."""
-    if method.kind == "config":
-        return adapter_configs(method.config, hidden_size)
-    if method.kind == "adapters":
-        return {ADAPTER_PREFIX + method.name.replace(".", "_"): adapters.AdapterConfig.load(dict(method.adapters))}
-    return {}
-
-
-def composite_presets() -> dict[str, dict[str, Any]]:
-    """The ``adapters`` library's presets that combine several module kinds, as its JSON dicts: ``mam``
-    (prefix-tuning + parallel adapter, He et al. 2022) and ``unipelt`` (gated serial adapter, prefix and
-    LoRA, Mao et al. 2022). Single-kind presets belong to their kind
+def composite_presets() -> dict[str, ModuleSpec]:
+    """Presets that combine several module kinds: ``mam`` (prefix-tuning of length 30 with a
+    reparametrisation of width 800, and a parallel adapter of H/2; He et al. 2022, as the ``adapters``
+    library's ``MAMConfig``). Single-kind presets belong to their kind
     (:meth:`~autopeft.modules.ModuleKind.presets`)."""
-    return {"mam": adapters.MAMConfig().to_dict(), "unipelt": adapters.UniPELTConfig().to_dict()}
+    return {"mam": {"prefix": {"size": 30, "bottleneck": 800}, "parallel": {"reduction_factor": 2}}}
 
 
-def describe_adapters(cfg: dict[str, Any], hidden: int | None) -> str:
-    """What an ``adapters`` configuration dict trains, in a few words: ``"serial adapter 24 after ffn"``,
-    ``"prefix 30 + parallel adapter 192 after ffn"``. Bottleneck sizes are resolved on a model of hidden
-    size ``hidden`` (``H/16`` style when None)."""
-    parts = [describe_adapters(c, hidden) for c in cfg["configs"]] if cfg.get("architecture") == "union" else []
-    if parts:
-        return " + ".join(parts)
-    arch = cfg.get("architecture")
-    if arch == "prefix_tuning":
-        return f"prefix {cfg['prefix_length']}" + (" (gated)" if cfg.get("use_gating") else "")
-    if arch == "lora":
-        if cfg.get("composition_mode") == "scale":
-            return "(IA)³ on " + "/".join(cfg["attn_matrices"]) + (" + ffn" if cfg.get("intermediate_lora") else "")
-        return f"LoRA r={cfg['r']} on " + "/".join(cfg["attn_matrices"]) + (" (gated)" if cfg.get("use_gating") else "")
-    rf = cfg["reduction_factor"]
-    size = f"{int(hidden // rf)}" if hidden else f"H/{rf:g}"
-    where = []
-    if cfg.get("mh_adapter"):
-        where.append("attention")
-    if cfg.get("output_adapter"):
-        where.append("ffn")
-    kind = "parallel" if cfg.get("is_parallel") else "serial"
-    return f"{kind} adapter {size} after {'+'.join(where)}" + (" (gated)" if cfg.get("use_gating") else "")
+def describe_modules(modules: Mapping[str, Mapping[str, Any]], hidden: int | None) -> str:
+    """What a ``{kind: options}`` trains, in a few words: ``"prefix 30 + parallel adapter 192 beside ffn"``."""
+    return " + ".join(MODULES[name].describe_options(options, hidden) for name, options in modules.items())
 
 
 # ------------------------------------------------------------------------------------ load and save
-#: The file that tells how to put saved adapters back together (see :func:`load_saved_adapters`).
+#: The manifest of a saved run (see :func:`load_saved`).
 SAVED_MANIFEST = "autopeft.json"
+#: The format of saved runs that this version writes and reads.
+SAVED_FORMAT = "autopeft-modules/1"
 
 
-def load_backbone(ref: str) -> Any:
-    """The pretrained backbone at ``ref`` (a directory or a hub name) as a flexible-head model without
-    heads, in evaluation mode."""
-    backbone = adapters.AutoAdapterModel.from_pretrained(ref)
-    backbone.eval()
-    return backbone
+def trained_state(built: BuiltModel) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """The trained modules as deployed (prefix reparametrisation ejected, on a copy) and the head's
+    weights: two ``{parameter name: tensor}`` dicts, on the CPU."""
+    from autopeft.modules.prefix_tuning import PrefixPool
+
+    model = built.model
+    names = built.adapter_names
+    modules = {n: p.detach().cpu().clone() for n, p in model.named_parameters() if _is_adapter(n, names)}
+    for path, module in model.named_modules():
+        if isinstance(module, PrefixPool) and not module.ejected:
+            for n in [n for n in modules if n.startswith(f"{path}.")]:
+                del modules[n]
+            with torch.no_grad():
+                modules[f"{path}.prefix"] = module.mlp(module.embedding.weight).detach().cpu().clone()
+    head = {
+        n: p.detach().cpu().clone()
+        for n, p in model.named_parameters()
+        if n in set(_param_names(model, built.head_paths))
+    }
+    return modules, head
 
 
-def backbone_from_config(config: Any) -> Any:
-    """A randomly initialised backbone from a ``transformers`` config (tests, benchmarks)."""
-    backbone = adapters.AutoAdapterModel.from_config(config)
-    backbone.eval()
-    return backbone
+def save_trained(built: BuiltModel, folder: Path, *, extra: Mapping[str, Any] | None = None) -> None:
+    """Save a trained model's modules as deployed and its head (safetensors) with a manifest that
+    :func:`load_saved` rebuilds them from onto the same base model.
 
-
-def save_trained(model: Any, names: tuple[str, ...], folder: Path) -> None:
-    """Save a trained model's PEFT modules (one folder per adapter name) and its head (``head/``) in the
-    ``adapters`` library's own format, so that they load with the library alone."""
-    for name in names:
-        model.save_adapter(str(folder / name), name, with_head=False)
-    model.save_head(str(folder / "head"), HEAD_NAME)
-
-
-def load_saved_adapters(model: Any, folder: str | Path) -> tuple[str, ...]:
-    """Load adapters saved by a run into an ``adapters`` model (``AutoAdapterModel`` of the same
-    backbone) and activate them with their head; returns the adapter names in stack order.
-
-    Uses the ``adapters`` library alone (``load_adapter``, ``load_head``); the manifest only says the
-    order of the stack. A user can do the same by hand::
-
-        model = adapters.AutoAdapterModel.from_pretrained("sentence-transformers/all-MiniLM-L6-v2")
-        for name in manifest["stack"]:
-            model.load_adapter(f"{folder}/{name}", with_head=False)
-        model.load_head(f"{folder}/head")
-        model.set_active_adapters(Stack(*manifest["stack"])); model.active_head = manifest["head"]
+    Files: ``modules.safetensors`` and ``head.safetensors`` (parameter names as in the model),
+    ``autopeft.json`` (``format``, ``model_type``, ``modules`` ``{kind: options}``, ``layers``,
+    ``num_labels``, plus ``extra``: the run's model, task, labels, method, seed).
     """
+    from safetensors.torch import save_file
+
     folder = Path(folder)
-    manifest = json.loads((folder / SAVED_MANIFEST).read_text())
-    names = tuple(manifest["stack"])
-    for name in names:
-        model.load_adapter(str(folder / name), with_head=False)
-    model.load_head(str(folder / "head"))
-    if names:
-        model.set_active_adapters(Stack(*names))
-    model.active_head = manifest["head"]
-    return names
+    folder.mkdir(parents=True, exist_ok=True)
+    modules, head = trained_state(built)
+    save_file({k: v.contiguous() for k, v in modules.items()}, str(folder / "modules.safetensors"))
+    save_file({k: v.contiguous() for k, v in head.items()}, str(folder / "head.safetensors"))
+    manifest = {
+        "format": SAVED_FORMAT,
+        "model_type": built.model.config.model_type,
+        "modules": built.modules,
+        "layers": list(built.layers),
+        "num_labels": built.head_linear().out_features,
+        **dict(extra or {}),
+    }
+    (folder / SAVED_MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+
+
+def load_saved(backbone: Any, folder: str | Path) -> BuiltModel:
+    """Put a run saved by :func:`save_trained` onto ``backbone`` (the same base model, from
+    :func:`load_backbone`): the modules in their deployed form and the trained head. Release it with
+    :meth:`BuiltModel.release` to get the base model back.
+
+    Raises:
+        UserError: if the folder holds no manifest of this format, or the model type differs.
+    """
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    path = folder / SAVED_MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError("saved run", str(folder), f"has no readable {SAVED_MANIFEST}", "give a run's folder") from exc
+    if manifest.get("format") != SAVED_FORMAT:
+        raise UserError(
+            "saved run",
+            str(folder),
+            f"is in format {manifest.get('format', 'adapters (autopeft 0.1)')!r}, not {SAVED_FORMAT!r}",
+            "retrain it with this version (autopeft runs) or load it with the adapters library",
+        )
+    if manifest["model_type"] != backbone.config.model_type:
+        raise UserError(
+            "saved run", str(folder), f"was trained on a {manifest['model_type']} model", "load it onto that base model"
+        )
+    modules = {k: dict(v) for k, v in manifest["modules"].items()}
+    if "prefix" in modules:
+        modules["prefix"]["ejected"] = True
+    built = build_modules(backbone, modules, tuple(manifest["layers"]), num_labels=int(manifest["num_labels"]), seed=0)
+    state = {**load_file(str(folder / "modules.safetensors")), **load_file(str(folder / "head.safetensors"))}
+    params = dict(backbone.named_parameters())
+    unknown = sorted(set(state) - set(params))
+    if unknown:
+        built.release()
+        raise UserError(
+            "saved run", str(folder), f"holds parameters the model lacks: {unknown[:3]}", "check the base model"
+        )
+    with torch.no_grad():
+        for name, value in state.items():
+            params[name].copy_(value)
+    return built

@@ -26,7 +26,7 @@ def _quiet_libraries() -> None:
     import warnings
 
     warnings.filterwarnings("ignore", category=FutureWarning)
-    for name in ("transformers", "adapters", "optuna"):
+    for name in ("transformers", "peft", "optuna"):
         logging.getLogger(name).setLevel(logging.ERROR)
     try:
         import transformers
@@ -291,11 +291,16 @@ def _baseline_names() -> list[str]:
 
 def cmd_space(args: argparse.Namespace) -> int:
     from autopeft.models import load_model_config
-    from autopeft.space import SearchSpace
+    from autopeft.modules.families import family_for, unplaceable
+    from autopeft.space import SPACES, SearchSpace
 
-    space = SearchSpace.for_model_config(args.space, load_model_config(args.model, complete=False))
+    model_config = load_model_config(args.model, complete=False)
+    space = SearchSpace.for_model_config(args.space, model_config)
+    family = family_for(model_config.model_type)
+    left_out = {m: why for m, why in unplaceable(model_config).items() if m in SPACES[args.space]}
     if args.json:
-        print(json.dumps({**space.to_dict(), "dimensions": space.describe(), "valid_configurations": space.size}))
+        extra = {"valid_configurations": space.size, "family": family.name, "left_out": left_out}
+        print(json.dumps({**space.to_dict(), "dimensions": space.describe(), **extra}))
         return EXIT_OK
     print(
         f"space {space.name!r} for {args.model}: {space.num_layers} layers, hidden size {space.hidden_size}; "
@@ -306,6 +311,11 @@ def cmd_space(args: argparse.Namespace) -> int:
         choices = "0/1" if row["kind"] == "bit" else "{" + ", ".join(map(str, row["choices"])) + "}"
         print(f"  {row['name']:<{width}}  {row['kind']:<7}  {choices:<44}  {row['meaning']}")
     print("0 = off. Invalid (never proposed): no layer on, or no module on.")
+    stacks = " then ".join(family.stacks)
+    notes = f" {family.notes}." if family.notes else ""
+    print(f"family {family.name}: layer bits number the layers of {stacks}.{notes}")
+    for module, why in left_out.items():
+        print(f"not in this space: {module} ({why})")
     return EXIT_OK
 
 
@@ -463,13 +473,16 @@ def cmd_baselines(args: argparse.Namespace) -> int:
     if args.list:
         from autopeft.build import build_method
         from autopeft.models import BaseModel
+        from autopeft.modules.families import hidden_size
 
         base = BaseModel.load(args.model)
-        hidden = base.config.hidden_size
+        hidden = hidden_size(base.config)
         print(f"baselines for {args.model} (hidden size {hidden}); parameters measured on the built model")
         for row in baseline_table(hidden):
             if row["name"] in {m.name for m in methods}:
-                pct = build_method(base.backbone, parse_baselines(row["name"])[0], num_labels=2, seed=0).counts.pct
+                built = build_method(base.backbone, parse_baselines(row["name"])[0], num_labels=2, seed=0)
+                built.release()
+                pct = built.counts.pct
                 trains, lr = row["trains"], row["learning_rate"]
                 print(f"{row['name']:<9} {row['label']:<26} {pct:8.3f} %  {trains:<62} lr {lr:<9} {row['source']}")
         return EXIT_OK

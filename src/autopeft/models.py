@@ -119,16 +119,63 @@ def load_model_config(name: str, *, complete: bool = True) -> Any:
         ) from exc
 
 
+def align_tokens(model: Any, tokenizer: Any) -> Any:
+    """A copy of ``tokenizer`` and ``model``'s config made to agree, as each family's task head needs.
+
+    - Padding: a tokenizer without a pad token pads with its EOS token (else UNK), as decoder users do;
+      the model's ``pad_token_id`` becomes the tokenizer's (decoders' heads find the last non-padding
+      token with it).
+    - End of sequence: encoder-decoders' heads (T5, BART) read the decoder at the last EOS token, so the
+      model's ``eos_token_id`` becomes the token the tokenizer ends every example with (its EOS, or its
+      SEP for a BERT tokenizer).
+    - Inputs: ``token_type_ids`` only for models whose forward takes them.
+
+    Raises:
+        UserError: if the tokenizer has no token to pad with, or an encoder-decoder's tokenizer ends
+            examples with no special token.
+    """
+    import copy
+    import inspect
+
+    tokenizer = copy.deepcopy(tokenizer)
+    config = model.config
+    if tokenizer.pad_token_id is None:
+        fallback = tokenizer.eos_token if tokenizer.eos_token is not None else tokenizer.unk_token
+        if fallback is None:
+            raise UserError(
+                "model",
+                getattr(config, "name_or_path", "?"),
+                "its tokenizer has no pad, EOS or UNK token",
+                "save a tokenizer with a pad token beside the model",
+            )
+        tokenizer.pad_token = fallback
+    config.pad_token_id = tokenizer.pad_token_id
+    if getattr(config, "is_encoder_decoder", False):
+        last = tokenizer("a")["input_ids"][-1]
+        if last not in (tokenizer.eos_token_id, tokenizer.sep_token_id):
+            raise UserError(
+                "model",
+                getattr(config, "name_or_path", "?"),
+                "is an encoder-decoder whose tokenizer ends examples without an EOS token",
+                "use the model's own tokenizer (T5 and BART tokenizers append </s>)",
+            )
+        config.eos_token_id = last
+    if "token_type_ids" not in inspect.signature(model.forward).parameters:
+        tokenizer.model_input_names = [n for n in tokenizer.model_input_names if n != "token_type_ids"]
+    return tokenizer
+
+
 @dataclass
 class BaseModel:
-    """A pretrained backbone (no task head, no PEFT modules) and its tokenizer, loaded once.
+    """A pretrained backbone with its family's task head (``AutoModelForSequenceClassification``, frozen)
+    and its tokenizer, loaded once.
 
-    Each trial works on a deep copy of ``backbone`` so the pristine weights are never touched.
+    Trials change the backbone in place and put it back (:meth:`autopeft.build.BuiltModel.release`).
 
     Args:
         name: the ``--model`` value it was loaded from.
-        backbone: an ``adapters`` flexible-head model (``AutoAdapterModel``) without heads.
-        tokenizer: the matching ``transformers`` tokenizer.
+        backbone: the ``transformers`` sequence-classification model.
+        tokenizer: the matching tokenizer, aligned with the model (:func:`align_tokens`).
     """
 
     name: str
@@ -144,10 +191,10 @@ class BaseModel:
         """Load ``--model`` from its alias, directory or hub name."""
         from transformers import AutoTokenizer
 
-        from autopeft.build import load_backbone
+        from autopeft.build import family_of, load_backbone
 
         ref = resolve_model(name)
-        load_model_config(name)  # raises a clear UserError before the (slower) weight load
+        family_of(load_model_config(name))  # raises clear UserErrors before the (slower) weight load
         try:
             tokenizer = AutoTokenizer.from_pretrained(ref)
         except (OSError, ValueError, ImportError) as exc:  # ImportError: it fell back to a converter it lacks
@@ -157,11 +204,14 @@ class BaseModel:
                 f"has no tokenizer that loads ({type(exc).__name__}: {str(exc).strip().splitlines()[0]})",
                 "save its tokenizer beside the model with tokenizer.save_pretrained(DIR), or use a hub name",
             ) from exc
-        return cls(name=name, backbone=load_backbone(ref), tokenizer=tokenizer)
+        backbone = load_backbone(ref)
+        return cls(name=name, backbone=backbone, tokenizer=align_tokens(backbone, tokenizer))
 
     @classmethod
     def from_config(cls, config: Any, tokenizer: Any, name: str = "random") -> BaseModel:
         """A randomly initialised backbone from a ``transformers`` config (tests, benchmarks)."""
-        from autopeft.build import backbone_from_config
+        from autopeft.build import backbone_from_config, family_of
 
-        return cls(name=name, backbone=backbone_from_config(config), tokenizer=tokenizer)
+        family_of(config)
+        backbone = backbone_from_config(config)
+        return cls(name=name, backbone=backbone, tokenizer=align_tokens(backbone, tokenizer))

@@ -12,7 +12,7 @@ import torch
 
 from autopeft.build import ParamTable, build_model
 from autopeft.errors import UserError
-from autopeft.modules import MODULES, ModuleKind, reduction_factor, register, size_scale, unregister
+from autopeft.modules import MODULES, ModuleKind, register, size_scale, unregister
 from autopeft.render import format_config
 from autopeft.space import Dimension, PeftConfig, SearchSpace
 
@@ -23,15 +23,13 @@ class FeedForwardSerialKind(ModuleKind):
     """A serial bottleneck adapter after the feed-forward sub-layer (where Pfeiffer et al. put it),
     beside the built-in serial adapter after attention."""
 
-    def adapters_config(self, value: int | bool, *, leave_out: list[int], hidden_size: int) -> Any:
-        import adapters
+    def attach(self, target: Any, options: Any, layers: tuple[int, ...]) -> None:
+        from autopeft.modules.bottleneck import Bottleneck, SerialWrapper
 
-        return adapters.SeqBnConfig(
-            mh_adapter=False,
-            output_adapter=True,
-            reduction_factor=reduction_factor(hidden_size, int(value)),
-            leave_out=leave_out,
-        )
+        for path in target.sites.paths("ffn_output", layers):
+            adapter = Bottleneck(target.hidden_size, int(options["size"]))
+            wrapper = SerialWrapper(target.sites.module(path), self.adapter_name, adapter)
+            target.surgery.replace(target.model, path, wrapper)
 
 
 class HalfScaleKind(FeedForwardSerialKind):
@@ -106,6 +104,7 @@ def test_the_build_adds_the_kind_in_its_layers_and_trains_it(toy: ModuleKind, ti
     # a bottleneck of exactly `size` in two layers: down (H*size + size) + up (size*H + H) each
     assert built.counts.per_module[toy.name] == 2 * (H * size + size + size * H + H)
     assert built.counts.per_module[toy.name] == sum(p.numel() for p in params.values())
+    built.release()
 
 
 def test_the_parameter_table_measures_the_kind(toy: ModuleKind, tiny_bert) -> None:
@@ -114,7 +113,9 @@ def test_the_parameter_table_measures_the_kind(toy: ModuleKind, tiny_bert) -> No
     rng = np.random.default_rng(0)
     for _ in range(4):
         config = space.sample(rng)
-        assert table.params(config) == build_model(tiny_bert.backbone, config, num_labels=2, seed=0).counts.peft
+        built = build_model(tiny_bert.backbone, config, num_labels=2, seed=0)
+        built.release()
+        assert table.params(config) == built.counts.peft
 
 
 def test_a_configuration_made_before_the_kind_was_registered_has_it_off() -> None:

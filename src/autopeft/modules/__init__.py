@@ -27,7 +27,7 @@ Code outside the project can skip steps 2 and 3: importing its own file register
 :class:`~autopeft.space.SearchSpace` listing the name searches it.
 """
 
-from autopeft.modules.base import DimensionType, ModuleKind, Preset, reduction_factor, size_scale
+from autopeft.modules.base import DimensionType, ModuleKind, Preset, bottleneck_size, size_scale
 from autopeft.modules.registry import MODULES, register, unregister
 
 # The built-in kinds register themselves on import; this order is the registration order (see step 2).
@@ -47,7 +47,7 @@ __all__ = [
     "DimensionType",
     "ModuleKind",
     "Preset",
-    "reduction_factor",
+    "bottleneck_size",
     "register",
     "size_scale",
     "unregister",

@@ -4,21 +4,24 @@ described, and its literature presets.
 A module kind is a :class:`ModuleKind` instance, registered once (:func:`autopeft.modules.register`).
 Everything else reads the registry: a configuration (:class:`~autopeft.space.PeftConfig`) holds one
 value per registered kind, a search space (:class:`~autopeft.space.SearchSpace`) has one dimension per
-kind it searches, the build layer asks each kind that is on for its ``adapters`` configuration, and the
-baselines include each kind's presets.
+kind it searches, the build layer asks each kind that is on to attach itself to the model
+(:meth:`ModuleKind.attach`), and the baselines include each kind's presets.
 
-Nothing here imports the PEFT library at import time: kinds import ``adapters`` inside
-:meth:`ModuleKind.adapters_config` and :meth:`ModuleKind.presets`, so that the space and the
-optimisers load without torch.
+Nothing here imports torch or a PEFT library at import time: kinds import them inside
+:meth:`ModuleKind.attach`, so that the space and the optimisers load without torch.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from autopeft.errors import UserError
+
+if TYPE_CHECKING:
+    from autopeft.modules.sites import Target
 
 #: ``"size"``: a non-negative integer, 0 = off (a bottleneck size, a prefix length, a rank);
 #: ``"switch"``: on or off (a bool).
@@ -42,14 +45,13 @@ def size_scale(hidden_size: int) -> tuple[int, ...]:
     return tuple(sorted(set(sizes)))
 
 
-def reduction_factor(hidden_size: int, size: int) -> float:
-    """The ``adapters`` reduction factor that gives a bottleneck of exactly ``size`` units on a model of
-    hidden size ``hidden_size``.
-
-    ``adapters`` computes the bottleneck as ``int(H // reduction_factor)``; ``H / (size + 0.5)`` lies
-    strictly between ``H / (size + 1)`` and ``H / size``, so the floor is ``size`` despite rounding.
-    """
-    return hidden_size / (size + 0.5)
+def bottleneck_size(options: Mapping[str, Any], hidden_size: int) -> int:
+    """The bottleneck size an options dict gives on a model of hidden size ``hidden_size``: its ``size``,
+    or ``int(hidden_size // reduction_factor)`` (presets from the literature give sizes as reduction
+    factors of the hidden size, as the ``adapters`` library does, so that they scale with the model)."""
+    if "size" in options:
+        return int(options["size"])
+    return int(hidden_size // float(options["reduction_factor"]))
 
 
 @dataclass(frozen=True)
@@ -60,31 +62,34 @@ class Preset:
         name: identifier in results, run keys and ``--methods`` (letters, digits, ``-``, ``_``, ``.``).
         label: display name in reports.
         source: the citation, and what is special about it (for example ``"two per layer"``).
-        adapters: the ``adapters`` configuration as the library's own JSON dict (``AdapterConfig.to_dict()``);
-            sizes given as reduction factors scale with the model's hidden size.
+        modules: ``{module kind: options}`` (see :meth:`ModuleKind.options`), in every layer; bottleneck
+            sizes may be given as a ``reduction_factor`` of the hidden size, so that they scale with the model.
     """
 
     name: str
     label: str
     source: str
-    adapters: dict[str, Any]
+    modules: dict[str, dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class ModuleKind(ABC):
     """One kind of PEFT module (serial adapter, LoRA, ...), declared once.
 
-    A subclass implements :meth:`adapters_config` (and, if the kind has any, :meth:`presets`); one
-    instance of it is registered under :attr:`name`.
+    A subclass implements :meth:`attach` (and, if the kind has any, :meth:`presets`); one instance of it
+    is registered under :attr:`name`.
 
     Contract:
 
     - a value of the kind is ``0``/``False`` (off) or a positive size / ``True`` (on), checked by
-      :meth:`check`;
-    - the module goes into every layer that is on and no other, and its deployed parameter count is the
+      :meth:`check`; :meth:`options` turns it into the options dict :meth:`attach` reads (presets give
+      options dicts directly);
+    - the module goes into every layer it is given and no other, and its deployed parameter count is the
       same in each layer it occupies (the parameter table multiplies one layer's count by the layers on);
-    - every parameter it adds has the adapter's name as one component of its parameter name (as
-      ``adapters`` names them), and every one of them receives a gradient when the model trains.
+    - every parameter it adds has ``autopeft_<name>`` (:attr:`adapter_name`) as one component of its
+      parameter name, and every one of them receives a gradient when the model trains;
+    - every change it makes to the model goes through the target's :class:`~autopeft.modules.sites.Surgery`,
+      so that the backbone is restored exactly after the trial.
 
     Args:
         name: the kind's identifier: the keyword of :class:`~autopeft.space.PeftConfig` and its key in
@@ -97,12 +102,20 @@ class ModuleKind(ABC):
             kind when it is off. True only for the five kinds the project started with, which saved
             dicts always list; a kind added later is listed only when on, so that registering it
             changes no saved configuration and no de-duplication or run key.
+        requires: see the attribute.
+        first: see the attribute.
     """
 
     name: str
     dimension: DimensionType
     description: str
     listed_when_off: bool = False
+    #: Roles of :data:`autopeft.modules.families.ROLES` the kind needs in every layer it goes into; a
+    #: model whose family lacks one does not offer the kind.
+    requires: tuple[str, ...] = ()
+    #: Attached before the kinds that wrap modules: HF PEFT kinds replace the plain linear layers they
+    #: target, so they must find them unwrapped.
+    first: bool = False
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier() or self.name.startswith("_") or self.name == "layers":
@@ -145,15 +158,35 @@ class ModuleKind(ABC):
         """A value that is on in compact form: ``serial=12`` for a size, ``ia3`` for a switch."""
         return self.name if self.dimension == "switch" else f"{self.name}={value}"
 
+    @property
+    def adapter_name(self) -> str:
+        """The name component of every parameter this kind adds (``autopeft_<name>``)."""
+        return f"autopeft_{self.name}"
+
+    def options(self, value: int | bool) -> dict[str, Any]:
+        """The options dict of a searched value that is on: ``{"size": value}`` for a sized kind, ``{}`` for
+        a switch. Presets give options with more keys (placements, scales), which :meth:`attach` reads."""
+        return {"size": int(value)} if self.dimension == "size" else {}
+
     @abstractmethod
-    def adapters_config(self, value: int | bool, *, leave_out: list[int], hidden_size: int) -> Any:
-        """The ``adapters`` configuration (an ``adapters.AdapterConfig``) of this module, built alone.
+    def attach(self, target: Target, options: Mapping[str, Any], layers: tuple[int, ...]) -> None:
+        """Add this kind's modules to ``target.model`` in ``layers``, every change through ``target.surgery``.
 
         Args:
-            value: the module's value, on (a positive size, or ``True``).
-            leave_out: indices of the transformer layers that get no module (ascending).
-            hidden_size: the model's hidden size H.
+            target: the model, its sites (layers, roles) and its surgery record.
+            options: the kind's options (:meth:`options`, or a preset's).
+            layers: the layer bits that are on (indices into ``target.sites.layers``, ascending).
         """
+
+    def deployed_numel(self, target: Target, trainable: int) -> int:
+        """Parameters of this kind as deployed, given ``trainable`` (its trainable parameters while
+        training). The same by default; prefix-tuning ejects its reparametrisation."""
+        return trainable
+
+    def describe_options(self, options: Mapping[str, Any], hidden_size: int | None) -> str:
+        """What the module trains, in a few words (``"serial adapter 24 after attention"``); bottleneck
+        sizes resolved on a model of hidden size ``hidden_size`` (``H/16`` style when None)."""
+        return self.describe(options.get("size", True)) if options else self.name
 
     def presets(self) -> tuple[Preset, ...]:
         """This kind's configurations from the literature, in report order (none by default)."""

@@ -1,26 +1,37 @@
 """(IA)³ (Liu et al. 2022): learned rescaling of keys, values and the feed-forward activations, on or
-off."""
+off; built by HF PEFT (``peft.IA3Config``, injected in place)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from autopeft.modules.base import ModuleKind, Preset
+from autopeft.modules.lora import inject_peft
 from autopeft.modules.registry import register
+
+#: What (IA)³ rescales (Liu et al.): the keys' and values' outputs, and the input of the feed-forward
+#: block's output projection (the activations after the nonlinearity).
+TARGETS = ("key", "value", "ffn_output")
 
 
 class IA3Kind(ModuleKind):
-    """(IA)³ rescaling vectors; a switch (it has no size)."""
+    """(IA)³ rescaling vectors; a switch (it has no size). Options: ``targets`` (roles)."""
 
-    def adapters_config(self, value: int | bool, *, leave_out: list[int], hidden_size: int) -> Any:
-        import adapters
+    def attach(self, target: Any, options: Mapping[str, Any], layers: tuple[int, ...]) -> None:
+        from peft import IA3Config
 
-        return adapters.IA3Config(leave_out=leave_out)
+        roles = options.get("targets", TARGETS)
+        paths = list(dict.fromkeys(p for role in roles for p in target.sites.paths(role, layers)))
+        feedforward = target.sites.paths("ffn_output", layers) if "ffn_output" in roles else []
+        config = IA3Config(target_modules=paths, feedforward_modules=feedforward)
+        inject_peft(target, config, paths, self.adapter_name)
+
+    def describe_options(self, options: Mapping[str, Any], hidden_size: int | None) -> str:
+        return "(IA)³ on " + "/".join(options.get("targets", TARGETS))
 
     def presets(self) -> tuple[Preset, ...]:
-        import adapters
-
-        return (Preset("ia3", "(IA)³", "Liu et al. 2022", adapters.IA3Config().to_dict()),)
+        return (Preset("ia3", "(IA)³", "Liu et al. 2022", {"ia3": {}}),)
 
 
 IA3 = IA3Kind(
@@ -28,6 +39,8 @@ IA3 = IA3Kind(
     dimension="switch",
     description="(IA)³ rescaling of keys, values and the feed-forward activations",
     listed_when_off=True,  # every saved configuration dict lists it
+    requires=TARGETS,
+    first=True,
 )
 
 register(IA3)

@@ -1,25 +1,54 @@
-"""LoRA (Hu et al. 2022): low-rank updates of the query and value projections, sized by the rank."""
+"""LoRA (Hu et al. 2022): low-rank updates of the query and value projections, sized by the rank;
+built by HF PEFT (``peft.LoraConfig``, injected in place), the format LLM users deploy."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from autopeft.modules.base import ModuleKind, Preset
 from autopeft.modules.registry import register
 
+#: The projections LoRA adapts by default (Hu et al.).
+TARGETS = ("query", "value")
+
+
+def inject_peft(target: Any, peft_config: Any, paths: list[str], adapter_name: str) -> None:
+    """Inject an HF PEFT configuration into ``target.model`` at ``paths`` (full module paths), in place;
+    the surgery puts the original modules back after the trial."""
+    from peft import inject_adapter_in_model
+
+    model = target.model
+    target.surgery.keep(model, paths)
+    had_config = "peft_config" in vars(model)
+    inject_adapter_in_model(peft_config, model, adapter_name=adapter_name)
+    if not had_config:
+        target.surgery.on_restore(lambda: vars(model).pop("peft_config", None))
+
 
 class LoRAKind(ModuleKind):
-    """LoRA on the query and value projections; the value is the rank, with alpha = rank (scaling 1)."""
+    """LoRA; the value is the rank.
 
-    def adapters_config(self, value: int | bool, *, leave_out: list[int], hidden_size: int) -> Any:
-        import adapters
+    Options: ``size`` (the rank), ``alpha`` (default the rank: scaling 1), ``targets`` (roles, default
+    query and value).
+    """
 
-        return adapters.LoRAConfig(r=int(value), alpha=int(value), leave_out=leave_out)
+    def attach(self, target: Any, options: Mapping[str, Any], layers: tuple[int, ...]) -> None:
+        from peft import LoraConfig
+
+        rank = int(options["size"])
+        roles = options.get("targets", TARGETS)
+        paths = list(dict.fromkeys(p for role in roles for p in target.sites.paths(role, layers)))
+        config = LoraConfig(
+            r=rank, lora_alpha=float(options.get("alpha", rank)), lora_dropout=0.0, target_modules=paths
+        )
+        inject_peft(target, config, paths, self.adapter_name)
+
+    def describe_options(self, options: Mapping[str, Any], hidden_size: int | None) -> str:
+        return f"LoRA r={options['size']} on " + "/".join(options.get("targets", TARGETS))
 
     def presets(self) -> tuple[Preset, ...]:
-        import adapters
-
-        return (Preset("lora", "LoRA", "Hu et al. 2022", adapters.LoRAConfig().to_dict()),)
+        return (Preset("lora", "LoRA", "Hu et al. 2022", {"lora": {"size": 8, "alpha": 8}}),)
 
 
 LORA = LoRAKind(
@@ -27,6 +56,8 @@ LORA = LoRAKind(
     dimension="size",
     description="LoRA rank (query and value projections)",
     listed_when_off=True,  # every saved configuration dict lists it
+    requires=TARGETS,
+    first=True,
 )
 
 register(LORA)

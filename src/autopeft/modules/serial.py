@@ -1,52 +1,69 @@
 """The serial bottleneck adapter (Houlsby et al. 2019; Pfeiffer et al. 2021), sized by its bottleneck.
 
-In the search space it sits after the attention sub-layer (``adapters``' ``mh_adapter``), not after the
-feed-forward block (the paper's place): ``adapters`` cannot run a serial and a parallel bottleneck
-adapter at the same location. A ``ConfigUnion`` refuses them, and in a ``Stack("seq", "par")`` the
-parallel adapter replaces the serial adapter's output by the sub-layer input, so the serial adapter
-silently receives no gradient (verified with adapters 1.3.0; ``tests/build`` checks every module
-receives gradients). Keeping the parallel adapter at the feed-forward block keeps He et al.'s parallel
-adapter and the MAM adapter (prefix + parallel) inside the space.
+In the search space it follows the attention sub-layer's output projection (the place the committed
+searches used, with the ``adapters`` library's ``mh_adapter``), not the feed-forward block (the paper's
+place), so that searches stay comparable with the committed ones; the Houlsby and Pfeiffer presets place
+it after the feed-forward block too. It wraps the projection: ``y + adapter(y)``, before the sub-layer's
+residual connection and layer norm (Houlsby et al.'s place; the ``adapters`` library applies it after
+a first layer norm, see ``bench/crosscheck/``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from autopeft.modules.base import ModuleKind, Preset, reduction_factor
+from autopeft.modules.base import ModuleKind, Preset, bottleneck_size
 from autopeft.modules.registry import register
+
+#: Where a serial adapter may go: after the attention sub-layer, after the feed-forward block.
+PLACES = {"attention": "attention_output", "ffn": "ffn_output"}
 
 
 class SerialKind(ModuleKind):
-    """A bottleneck adapter in series after the attention sub-layer; the value is its bottleneck size."""
+    """A bottleneck adapter in series; the value is its bottleneck size.
 
-    def adapters_config(self, value: int | bool, *, leave_out: list[int], hidden_size: int) -> Any:
-        import adapters
+    Options: ``size`` (or ``reduction_factor``), ``places`` (default ``["attention"]``; any of
+    ``"attention"``, ``"ffn"``).
+    """
 
-        return adapters.SeqBnConfig(
-            mh_adapter=True,
-            output_adapter=False,
-            reduction_factor=reduction_factor(hidden_size, int(value)),
-            leave_out=leave_out,
-        )
+    def attach(self, target: Any, options: Mapping[str, Any], layers: tuple[int, ...]) -> None:
+        from autopeft.modules.bottleneck import Bottleneck, SerialWrapper
+        from autopeft.modules.sites import out_features, weight_of
+
+        size = bottleneck_size(options, target.hidden_size)
+        for place in options.get("places", ["attention"]):
+            for path in target.sites.paths(PLACES[place], layers):
+                module = target.sites.module(path)
+                weight = weight_of(module)
+                adapter = Bottleneck(out_features(module), size).to(weight.device, weight.dtype)
+                target.surgery.replace(target.model, path, SerialWrapper(module, self.adapter_name, adapter))
+
+    def describe_options(self, options: Mapping[str, Any], hidden_size: int | None) -> str:
+        where = "+".join(options.get("places", ["attention"]))
+        return f"serial adapter {_size_text(options, hidden_size)} after {where}"
 
     def presets(self) -> tuple[Preset, ...]:
-        import adapters
-
         return (
             Preset(
                 "houlsby",
                 "Serial adapter (Houlsby)",
                 "Houlsby et al. 2019; two per layer",
-                adapters.DoubleSeqBnConfig().to_dict(),
+                {"serial": {"reduction_factor": 16, "places": ["attention", "ffn"]}},
             ),
             Preset(
                 "pfeiffer",
                 "Serial adapter (Pfeiffer)",
                 "Pfeiffer et al. 2021; one per layer",
-                adapters.SeqBnConfig().to_dict(),
+                {"serial": {"reduction_factor": 16, "places": ["ffn"]}},
             ),
         )
+
+
+def _size_text(options: Mapping[str, Any], hidden_size: int | None) -> str:
+    if "size" in options or hidden_size:
+        return str(bottleneck_size(options, hidden_size or 0))
+    return f"H/{float(options['reduction_factor']):g}"
 
 
 SERIAL = SerialKind(
@@ -54,6 +71,7 @@ SERIAL = SerialKind(
     dimension="size",
     description="serial adapter bottleneck size (after the attention sub-layer)",
     listed_when_off=True,  # every saved configuration dict lists it
+    requires=("attention_output",),
 )
 
 register(SERIAL)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from typing import Any
 
 import torch
 
-from autopeft.build import HEAD_NAME, SAVED_MANIFEST, save_trained
+from autopeft.build import BuiltModel, save_trained
 from autopeft.models import BaseModel
 from autopeft.records.callbacks import Echo
 from autopeft.runs.ledger import ResultsLedger, RunRecord, RunSpec
@@ -43,21 +42,16 @@ def _save_dir(spec: RunSpec) -> str:
     return f"adapters/{spec.task.replace('/', '_')}/{spec.method.name}/seed{spec.seed}"
 
 
-def _saver(out_dir: Path, spec: RunSpec, labels: tuple[str, ...] | None) -> Callable[[Any, tuple[str, ...]], None]:
-    def save(model: Any, names: tuple[str, ...]) -> None:
-        folder = out_dir / _save_dir(spec)
-        folder.mkdir(parents=True, exist_ok=True)
-        save_trained(model, names, folder)
-        manifest = {
-            "stack": list(names),
-            "head": HEAD_NAME,
+def _saver(out_dir: Path, spec: RunSpec, labels: tuple[str, ...] | None) -> Callable[[BuiltModel], None]:
+    def save(built: BuiltModel) -> None:
+        extra = {
             "model": spec.model,
             "task": spec.task,
             "labels": list(labels) if labels else None,
             "method": spec.method.to_dict(),
             "seed": spec.seed,
         }
-        (folder / SAVED_MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        save_trained(built, out_dir / _save_dir(spec), extra=extra)
 
     return save
 
@@ -85,7 +79,8 @@ def run_specs(
             is written.
         threads: torch intra-op threads (None = torch's default, one per core).
         save_adapters: save the trained adapters and head of every successful PEFT run (not of full
-            fine-tuning) in the ``adapters`` library's format, under ``out_dir/adapters/``.
+            fine-tuning) as safetensors with a manifest (:func:`autopeft.build.save_trained`), under
+            ``out_dir/adapters/``.
         echo: progress lines.
         base: an already loaded backbone to use for every spec (tests); None = load ``spec.model``.
     """

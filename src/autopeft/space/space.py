@@ -211,20 +211,30 @@ class SearchSpace:
 
     @classmethod
     def for_model_config(cls, name: str, model_config: Any) -> SearchSpace:
-        """A named space sized from a ``transformers`` config (``num_hidden_layers``, ``hidden_size``).
+        """A named space sized from a ``transformers`` config: the layers of every stack (an
+        encoder-decoder's encoder and decoder layers), its hidden size, and the named space's modules
+        that can be placed in the model's family (:func:`autopeft.modules.families.unplaceable` says why
+        one cannot).
 
-        ``transformers`` maps each architecture's own names (``n_layer``, ``d_model``, ...) onto these.
+        Raises:
+            UserError: if the model type is in no family, or none of the space's modules can be placed.
         """
-        layers = getattr(model_config, "num_hidden_layers", None)
-        hidden = getattr(model_config, "hidden_size", None)
-        if not isinstance(layers, int) or not isinstance(hidden, int):
+        from autopeft.modules.families import hidden_size, layer_count, unplaceable
+
+        if name not in SPACES:
+            raise UserError("space", name, "unknown search space", f"use one of {sorted(SPACES)}")
+        missing = unplaceable(model_config)
+        modules = tuple(m for m in SPACES[name] if m not in missing)
+        if not modules:
             raise UserError(
-                "model",
-                type(model_config).__name__,
-                "its config gives no integer num_hidden_layers/hidden_size",
-                "use a transformer encoder or decoder model",
+                "space",
+                name,
+                f"none of its modules can be placed in a {model_config.model_type} model ({missing})",
+                "use another space or model",
             )
-        return cls.named(name, layers, hidden)
+        return cls(
+            name=name, num_layers=layer_count(model_config), hidden_size=hidden_size(model_config), modules=modules
+        )
 
     # --- dimensions and encoding -------------------------------------------------------------
 

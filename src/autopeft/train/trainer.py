@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from autopeft.build import HEAD_NAME, build_method, build_model
+from autopeft.build import BuiltModel, build_method, build_model
 from autopeft.errors import TrialError
 from autopeft.methods import Method
 from autopeft.models import BaseModel
@@ -28,8 +28,8 @@ from autopeft.tasks import compute_metrics
 from autopeft.train.budget import Budget
 from autopeft.train.data import Encoded, PreparedData, eval_batches, train_batches
 
-#: Called once training succeeded with (trained model, adapter names), e.g. to save the adapters.
-TrainedFn = Callable[[torch.nn.Module, tuple[str, ...]], None]
+#: Called once training succeeded with the trained model, e.g. to save its modules and head.
+TrainedFn = Callable[[BuiltModel], None]
 
 
 class _PeakMemory:
@@ -108,16 +108,19 @@ def target_scale(data: PreparedData, budget: Budget) -> tuple[float, float] | No
 
 
 @torch.no_grad()
-def rescale_head(model: torch.nn.Module, scale: tuple[float, float]) -> None:
+def rescale_head(built: BuiltModel, scale: tuple[float, float]) -> None:
     """Fold ``prediction * std + mean`` into the last linear layer of the task head, in place, so
     that a model trained on standardised targets predicts in the task's units (also once saved and
-    loaded with ``adapters`` alone)."""
-    linears = [m for m in model.heads[HEAD_NAME].modules() if isinstance(m, torch.nn.Linear)]
-    if not linears:
-        raise TrialError(f"the task head {HEAD_NAME!r} has no linear layer to rescale")
+    loaded). A head without a bias (decoders' ``score``) cannot add the mean: a TrialError."""
+    linear = built.head_linear()
     mean, std = scale
-    linears[-1].weight.mul_(std)
-    linears[-1].bias.mul_(std).add_(mean)
+    if linear.bias is None:
+        if mean != 0.0:
+            raise TrialError("the task head's last layer has no bias to add the targets' mean to")
+        linear.weight.mul_(std)
+        return
+    linear.weight.mul_(std)
+    linear.bias.mul_(std).add_(mean)
 
 
 def eval_steps(steps_per_epoch: int, total_steps: int, evals_per_epoch: int) -> set[int]:
@@ -152,7 +155,7 @@ def run_trial(
     ``status="failed"`` with the error. ``KeyboardInterrupt`` propagates.
 
     Args:
-        base: the pretrained backbone (copied, never modified).
+        base: the pretrained backbone (changed for the trial and put back: :meth:`BuiltModel.release`).
         data: tokenised train/validation data.
         config: the PEFT configuration, or a :class:`~autopeft.methods.Method` (a baseline, full
             fine-tuning, a configuration picked from a search); the budget's learning rate applies
@@ -169,6 +172,7 @@ def run_trial(
     """
     device = torch.device(device)
     metric = data.spec.main_metric
+    built: BuiltModel | None = None
     try:
         if isinstance(config, Method):
             built = build_method(base.backbone, config, num_labels=data.spec.num_labels, seed=seed)
@@ -285,9 +289,9 @@ def run_trial(
         if not math.isfinite(last.score):
             raise TrialError(f"validation {metric} is {last.score}")
         if scale is not None:
-            rescale_head(model, scale)
+            rescale_head(built, scale)
         if on_trained is not None:
-            on_trained(model, built.adapter_names)
+            on_trained(built)
         return TrialResult(
             status="complete",
             score=last.score,
@@ -319,4 +323,6 @@ def run_trial(
             **common,
         )
     finally:
+        if built is not None:
+            built.release()
         del model, built

@@ -1,0 +1,237 @@
+"""Where PEFT modules go in each model family: a table of module names, like HF PEFT's target-module
+mappings, one :class:`Family` per group of ``transformers`` model types that share a layout.
+
+A module kind names the *roles* it needs (:data:`ROLES`); the family says which module plays each role
+in a layer, as a dotted path relative to that layer. The layers are the modules of the family's
+:attr:`Family.stacks` (encoder layers, then decoder layers for an encoder-decoder). A path part may be a
+negative index (``layer.-1`` is the last sub-layer: T5's feed-forward sub-layer is ``layer.1`` in the
+encoder and ``layer.2`` in the decoder). A path may give alternatives separated by ``|``; the first that
+exists is used (T5's feed-forward is ``DenseReluDense.wi`` or, gated, ``DenseReluDense.wi_0``).
+
+A model type that is in no family is refused (:func:`family_for`): a module placed by guesswork would
+train, report numbers and mean nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from autopeft.errors import UserError
+
+#: What a module kind may need from a layer:
+#:
+#: - ``self_attention``: the self-attention module (prefix-tuning attaches its keys and values there;
+#:   cross-attention never gets a prefix);
+#: - ``query``, ``key``, ``value``: the projections of self-attention (LoRA, (IA)³); a family with fused
+#:   projections names the fused module for each;
+#: - ``attention_output``: the output projection of self-attention (the serial adapter follows it);
+#: - ``ffn_input``: a module whose input is the feed-forward block's input (the parallel adapter reads it);
+#: - ``ffn_output``: the feed-forward block's last projection (the parallel adapter adds to its output;
+#:   (IA)³ rescales its input; a serial adapter placed "after the feed-forward" follows it).
+ROLES = ("self_attention", "query", "key", "value", "attention_output", "ffn_input", "ffn_output")
+
+
+@dataclass(frozen=True)
+class Family:
+    """The layout of one group of model types.
+
+    Args:
+        name: the family's name in messages and README's table.
+        model_types: ``config.model_type`` values that have this layout.
+        stacks: dotted paths, relative to the model's base model (``model.base_model``), of the lists of
+            layers, in order (encoder, then decoder). Layer bits number the layers of all stacks in order.
+        roles: ``{role: path relative to a layer}``; a role the family lacks is absent.
+        notes: what differs from the other families, for ``autopeft space`` and README (fused
+            projections, for example).
+    """
+
+    name: str
+    model_types: tuple[str, ...]
+    stacks: tuple[str, ...]
+    roles: dict[str, str] = field(default_factory=dict)
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        unknown = set(self.roles) - set(ROLES)
+        if unknown:
+            raise ValueError(f"family {self.name!r}: unknown roles {sorted(unknown)}; known: {ROLES}")
+
+
+_BERT_LIKE = {
+    "self_attention": "attention.self",
+    "query": "attention.self.query",
+    "key": "attention.self.key",
+    "value": "attention.self.value",
+    "attention_output": "attention.output.dense",
+    "ffn_input": "intermediate.dense",
+    "ffn_output": "output.dense",
+}
+_LLAMA_LIKE = {
+    "self_attention": "self_attn",
+    "query": "self_attn.q_proj",
+    "key": "self_attn.k_proj",
+    "value": "self_attn.v_proj",
+    "attention_output": "self_attn.o_proj",
+    "ffn_input": "mlp",
+    "ffn_output": "mlp.down_proj",
+}
+_BART_LIKE = {
+    "self_attention": "self_attn",
+    "query": "self_attn.q_proj",
+    "key": "self_attn.k_proj",
+    "value": "self_attn.v_proj",
+    "attention_output": "self_attn.out_proj",
+    "ffn_input": "fc1",
+    "ffn_output": "fc2",
+}
+
+#: Every family autopeft places modules in, in README's order.
+FAMILIES: tuple[Family, ...] = (
+    Family(
+        "BERT",
+        ("bert", "roberta", "xlm-roberta", "camembert", "electra", "roberta-prelayernorm"),
+        ("encoder.layer",),
+        _BERT_LIKE,
+    ),
+    Family(
+        "DistilBERT",
+        ("distilbert",),
+        ("transformer.layer",),
+        {
+            "self_attention": "attention",
+            "query": "attention.q_lin",
+            "key": "attention.k_lin",
+            "value": "attention.v_lin",
+            "attention_output": "attention.out_lin",
+            "ffn_input": "ffn",
+            "ffn_output": "ffn.lin2",
+        },
+    ),
+    Family(
+        "T5",
+        ("t5", "mt5", "umt5"),
+        ("encoder.block", "decoder.block"),
+        {
+            "self_attention": "layer.0.SelfAttention",
+            "query": "layer.0.SelfAttention.q",
+            "key": "layer.0.SelfAttention.k",
+            "value": "layer.0.SelfAttention.v",
+            "attention_output": "layer.0.SelfAttention.o",
+            "ffn_input": "layer.-1.DenseReluDense",
+            "ffn_output": "layer.-1.DenseReluDense.wo",
+        },
+        notes="encoder and decoder layers; the classification head reads the decoder at the last EOS",
+    ),
+    Family(
+        "BART",
+        ("bart", "mbart"),
+        ("encoder.layers", "decoder.layers"),
+        _BART_LIKE,
+        notes="encoder and decoder layers; the classification head reads the decoder at the last EOS",
+    ),
+    Family(
+        "GPT-2",
+        ("gpt2",),
+        ("h",),
+        {
+            "self_attention": "attn",
+            "query": "attn.c_attn",
+            "key": "attn.c_attn",
+            "value": "attn.c_attn",
+            "attention_output": "attn.c_proj",
+            "ffn_input": "mlp",
+            "ffn_output": "mlp.c_proj",
+        },
+        notes="query, key and value are one fused projection: LoRA and (IA)³ act on all three",
+    ),
+    Family(
+        "Llama",
+        ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "olmo", "olmo2", "granite"),
+        ("layers",),
+        _LLAMA_LIKE,
+    ),
+)
+
+
+def family_for(model_type: str) -> Family:
+    """The family of ``config.model_type``.
+
+    Raises:
+        UserError: naming the model type and the supported ones, if no family has it.
+    """
+    for family in FAMILIES:
+        if model_type in family.model_types:
+            return family
+    supported = sorted(t for f in FAMILIES for t in f.model_types)
+    raise UserError(
+        "model",
+        model_type,
+        "is a model type autopeft does not know where to place PEFT modules in",
+        f"use a model of a supported type: {', '.join(supported)}",
+    )
+
+
+def _text_config(model_config: Any) -> Any:
+    return model_config.get_text_config() if hasattr(model_config, "get_text_config") else model_config
+
+
+def hidden_size(model_config: Any) -> int:
+    """The hidden size H of a ``transformers`` config (``hidden_size``, or ``d_model``, ``n_embd``, ``dim``).
+
+    Raises:
+        UserError: if the config gives none.
+    """
+    config = _text_config(model_config)
+    for name in ("hidden_size", "d_model", "n_embd", "dim"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    raise UserError("model", getattr(config, "model_type", "?"), "its config gives no hidden size", "use another model")
+
+
+def layer_count(model_config: Any) -> int:
+    """Transformer layers of every stack: an encoder-decoder's encoder and decoder layers together (the
+    layer bits number them in that order), else ``num_hidden_layers``.
+
+    Raises:
+        UserError: if the config gives no integer layer count.
+    """
+    config = _text_config(model_config)
+
+    def first(*names: str) -> int | None:
+        for name in names:
+            value = getattr(config, name, None)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+        return None
+
+    if getattr(config, "is_encoder_decoder", False):
+        encoder = first("encoder_layers", "num_layers", "num_hidden_layers")
+        decoder = first("decoder_layers", "num_decoder_layers")
+        if encoder is not None and decoder is not None:
+            return encoder + decoder
+    layers = first("num_hidden_layers")
+    if layers is None:
+        raise UserError(
+            "model", getattr(config, "model_type", "?"), "its config gives no layer count", "use another model"
+        )
+    return layers
+
+
+def unplaceable(model_config: Any) -> dict[str, str]:
+    """``{module kind: why it cannot be placed}`` for the registered kinds that this model's family
+    lacks a role for (reads the config only); every other kind can be placed.
+
+    Raises:
+        UserError: if the model type is in no family.
+    """
+    from autopeft.modules.registry import MODULES
+
+    family = family_for(getattr(model_config, "model_type", "?"))
+    out: dict[str, str] = {}
+    for name, kind in MODULES.items():
+        missing = [role for role in kind.requires if role not in family.roles]
+        if missing:
+            out[name] = f"{family.name} layers have no {', '.join(missing)} module"
+    return out
