@@ -161,3 +161,41 @@ def cb_search(tmp_path_factory, tiny_model_dir, data_dir) -> Path:
     ]  # fmt: skip
     assert main(args) == 0
     return out
+
+
+def tiny_family_config(model_type: str, layers: int = 2, hidden: int = 32):
+    """A tiny random ``transformers`` config of ``model_type`` with the packaged tokenizer's vocabulary:
+    ``layers`` layers in each stack (encoder and decoder for T5/BART), hidden size ``hidden``, 4 heads
+    (2 key-value heads for decoders that group them)."""
+    from transformers import AutoConfig
+
+    ffn, heads = 2 * hidden, 4
+    encoder = dict(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads, intermediate_size=ffn)
+    decoder = dict(encoder, num_key_value_heads=2, head_dim=hidden // heads)
+    kwargs = {
+        "bert": encoder,
+        "roberta": encoder,
+        "xlm-roberta": encoder,
+        "camembert": encoder,
+        "roberta-prelayernorm": encoder,
+        "electra": dict(encoder, embedding_size=hidden),
+        "distilbert": dict(dim=hidden, n_layers=layers, n_heads=heads, hidden_dim=ffn),
+        "t5": dict(d_model=hidden, num_layers=layers, num_decoder_layers=layers, num_heads=heads, d_kv=8, d_ff=ffn),
+        "bart": dict(
+            d_model=hidden,
+            encoder_layers=layers,
+            decoder_layers=layers,
+            encoder_attention_heads=heads,
+            decoder_attention_heads=heads,
+            encoder_ffn_dim=ffn,
+            decoder_ffn_dim=ffn,
+        ),  # fmt: skip
+        "gpt2": dict(n_embd=hidden, n_layer=layers, n_head=heads, bos_token_id=101, eos_token_id=102),
+    }
+    kwargs["mt5"] = kwargs["umt5"] = kwargs["t5"]
+    kwargs["mbart"] = kwargs["bart"]
+    options = kwargs.get(model_type, decoder)
+    extra = {"decoder_start_token_id": 0} if model_type in ("t5", "mt5", "umt5") else {}
+    return AutoConfig.for_model(
+        model_type, vocab_size=30522, pad_token_id=0, max_position_embeddings=130, **options, **extra
+    )

@@ -70,6 +70,7 @@ class BuiltModel:
         modules: what was attached, ``{kind: options}``.
         layers: the layer bits that are on (indices).
         head_paths: the modules of the task head.
+        head_output: the path of the head's last linear layer (the logits).
         surgery: the record of every change.
     """
 
@@ -78,6 +79,7 @@ class BuiltModel:
     modules: ModuleSpec
     layers: tuple[int, ...]
     head_paths: tuple[str, ...]
+    head_output: str
     surgery: Surgery = field(repr=False)
 
     @property
@@ -87,10 +89,7 @@ class BuiltModel:
 
     def head_linear(self) -> nn.Linear:
         """The task head's last linear layer (the one that outputs the logits)."""
-        linears = [m for p in self.head_paths for m in get_module(self.model, p).modules() if isinstance(m, nn.Linear)]
-        if not linears:
-            raise TrialError("the task head has no linear layer")
-        return linears[-1]
+        return get_module(self.model, self.head_output)
 
     def release(self) -> None:
         """Undo the build: the backbone as it was loaded (weights, modules, head, frozen). Safe twice."""
@@ -179,9 +178,9 @@ def _param_names(model: nn.Module, paths: tuple[str, ...]) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------ the head
-def _fresh_head(model: nn.Module, paths: tuple[str, ...], num_labels: int, surgery: Surgery) -> None:
+def _fresh_head(model: nn.Module, paths: tuple[str, ...], num_labels: int, surgery: Surgery) -> str:
     """Re-initialise the task head (the pooler keeps its pretrained weights) with ``num_labels`` outputs;
-    the head's loaded weights come back on restore."""
+    the head's loaded weights come back on restore. Returns the path of its output layer."""
     names = _param_names(model, paths)
     params = dict(model.named_parameters())
     saved = {n: params[n].detach().clone() for n in names}
@@ -211,6 +210,7 @@ def _fresh_head(model: nn.Module, paths: tuple[str, ...], num_labels: int, surge
             linear.weight.normal_(0.0, std)
             if linear.bias is not None:
                 linear.bias.zero_()
+    return last_path
 
 
 # ------------------------------------------------------------------------------------ building
@@ -260,10 +260,12 @@ def build_modules(
     paths = head_paths(backbone)
     try:
         torch.manual_seed(seed)
-        order = sorted(modules, key=lambda name: not MODULES[name].first)  # HF PEFT kinds first, stable
+        # HF PEFT kinds first, then registration order: the same model whatever order the dict has
+        registered = list(MODULES)
+        order = sorted(modules, key=lambda name: (not MODULES[name].first, registered.index(name)))
         for name in order:
             MODULES[name].attach(target, modules[name], layers)
-        _fresh_head(backbone, paths, num_labels, surgery)
+        head_output = _fresh_head(backbone, paths, num_labels, surgery)
         if full:
             _keep_weights(backbone, surgery)
         adapter_names = tuple(MODULES[name].adapter_name for name in modules)
@@ -274,8 +276,8 @@ def build_modules(
     except BaseException:
         surgery.restore()
         raise
-    ordered = {name: dict(modules[name]) for name in modules}
-    return BuiltModel(backbone, counts, ordered, tuple(layers), paths, surgery)
+    ordered = {name: dict(modules[name]) for name in MODULES if name in modules}
+    return BuiltModel(backbone, counts, ordered, tuple(layers), paths, head_output, surgery)
 
 
 def _keep_weights(model: nn.Module, surgery: Surgery) -> None:

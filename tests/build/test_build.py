@@ -1,16 +1,29 @@
-"""Building PEFT models: every module present and trained, parameter counts measured and exact."""
+"""Building PEFT models: every module present and trained, parameter counts measured and exact, the
+backbone put back exactly after every build."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import torch
 
-from autopeft.build import build_model
+from autopeft.build import BuiltModel, build_model
 from autopeft.errors import TrialError
 from autopeft.modules import MODULES
 from autopeft.space import PeftConfig, SearchSpace
 
 H, L = 32, 3  # the tiny models of tests/conftest.py
+
+
+@contextmanager
+def building(backbone, config: PeftConfig, *, num_labels: int = 2, seed: int = 0) -> Iterator[BuiltModel]:
+    built = build_model(backbone, config, num_labels=num_labels, seed=seed)
+    try:
+        yield built
+    finally:
+        built.release()
 
 
 def _forward_backward(model, tokenizer):
@@ -51,8 +64,13 @@ def _perturb_trainable(model):
     ids=lambda c: c.describe(),
 )
 def test_every_module_present_and_receives_gradients(tiny_base, tokenizer, config):
-    built = build_model(tiny_base.backbone, config, num_labels=2, seed=0)
+    with building(tiny_base.backbone, config) as built:
+        _check_every_module_trains(built, tiny_base.tokenizer, config)
+
+
+def _check_every_module_trains(built, tokenizer, config):
     model = built.model
+    model.train()
     _perturb_trainable(model)
     _forward_backward(model, tokenizer)
     trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
@@ -63,37 +81,32 @@ def test_every_module_present_and_receives_gradients(tiny_base, tokenizer, confi
             assert p.grad is not None and p.grad.abs().sum() > 0, f"{name} receives no gradient"
         for layer in range(L):
             in_layer = any(f"layer.{layer}." in n for n in params)
-            if module != "prefix":  # the prefix pool lives in layer 0 and serves every layer that is on
+            if module != "prefix":  # the prefix pool lives on the root model and serves every layer that is on
                 assert in_layer == config.layers[layer], f"{module} in layer {layer}: {in_layer}"
-    # nothing else trains: the backbone is frozen
+    # nothing else trains: the backbone is frozen, the head (BERT's pooler and classifier) trains
     for name in trainable:
-        assert "autopeft" in name or name.startswith("heads."), name
+        assert "autopeft" in name or name.startswith(("classifier.", "bert.pooler.", "roberta.pooler.")), name
 
 
 @pytest.mark.parametrize("module", [m for m in MODULES if m not in ("ia3",)])
 def test_each_module_changes_the_output(tiny_bert, tokenizer, module):
     """Switching one module on changes the forward pass (it is really wired in)."""
     layers = (True,) * L
-    with_it = build_model(tiny_bert.backbone, PeftConfig(layers=layers, ia3=True, **{module: 3}), num_labels=2, seed=0)
-    without = build_model(tiny_bert.backbone, PeftConfig(layers=layers, ia3=True), num_labels=2, seed=0)
-    for m in (with_it.model, without.model):
-        torch.manual_seed(1)
-        _perturb_trainable(m)
-        m.eval()
     batch = tokenizer(["a good film"], return_tensors="pt")
-    with torch.no_grad():
-        a = with_it.model.base_model(**batch).last_hidden_state
-        b = without.model.base_model(**batch).last_hidden_state
-    assert not torch.allclose(a, b)
+    states = []
+    for config in (PeftConfig(layers=layers, ia3=True, **{module: 3}), PeftConfig(layers=layers, ia3=True)):
+        with building(tiny_bert.backbone, config) as built, torch.no_grad():
+            torch.manual_seed(1)
+            _perturb_trainable(built.model)
+            states.append(built.model.base_model(**batch).last_hidden_state)
+    assert not torch.allclose(*states)
 
 
 def test_bottleneck_sizes_are_exact(tiny_bert):
     for size in SearchSpace.named("paper", L, H).sizes:
-        built = build_model(
-            tiny_bert.backbone, PeftConfig(layers=(1, 0, 0), serial=size, parallel=size), num_labels=2, seed=0
-        )
-        shapes = {n: tuple(p.shape) for n, p in built.model.named_parameters() if "adapter_down.0.weight" in n}
-        assert shapes and all(s == (size, H) for s in shapes.values()), shapes
+        with building(tiny_bert.backbone, PeftConfig(layers=(1, 0, 0), serial=size, parallel=size)) as built:
+            shapes = {n: tuple(p.shape) for n, p in built.model.named_parameters() if n.endswith("down.weight")}
+        assert len(shapes) == 2 and all(s == (size, H) for s in shapes.values()), shapes
 
 
 def test_hand_checked_parameter_counts(tiny_bert):
@@ -107,42 +120,76 @@ def test_hand_checked_parameter_counts(tiny_bert):
         (PeftConfig(layers=(1, 0, 1), prefix=4), {"prefix": 4 * 2 * 2 * 32}),
         # LoRA rank 2 on query and value in 1 layer: 2 * (2*32 + 32*2)
         (PeftConfig(layers=(0, 0, 1), lora=2), {"lora": 2 * (2 * 32 + 32 * 2)}),
-        # (IA)^3 in 3 layers: key 32 + value 32 + intermediate 64
+        # (IA)^3 in 3 layers: key 32 + value 32 + the feed-forward activations 64
         (PeftConfig(layers=(1, 1, 1), ia3=True), {"ia3": 3 * (32 + 32 + 64)}),
     ]
-    head = 32 * 32 + 32 + 32 * 2 + 2  # pooler-style dense + classifier
+    head = 32 * 32 + 32 + 32 * 2 + 2  # BERT's pooler + classifier
     for config, expected in cases:
-        counts = build_model(tiny_bert.backbone, config, num_labels=2, seed=0).counts
+        with building(tiny_bert.backbone, config) as built:
+            counts = built.counts
         assert counts.per_module == expected, config.describe()
         assert counts.peft == sum(expected.values())
         assert counts.head == head
-        assert counts.backbone == sum(p.numel() for p in tiny_bert.backbone.parameters())
+        assert counts.backbone == sum(p.numel() for p in tiny_bert.backbone.base_model.parameters())
         assert counts.pct == pytest.approx(100 * counts.peft / counts.backbone)
 
 
 def test_prefix_counts_training_reparametrisation_apart(tiny_bert):
-    counts = build_model(tiny_bert.backbone, PeftConfig(layers=(1, 1, 1), prefix=4), num_labels=2, seed=0).counts
+    with building(tiny_bert.backbone, PeftConfig(layers=(1, 1, 1), prefix=4)) as built:
+        counts = built.counts
     # training: embedding 4*32 + MLP 32->512->(3 layers * 2 * 32)
     assert counts.peft_train == 4 * 32 + (32 * 512 + 512) + (512 * 192 + 192)
     assert counts.peft == 4 * 3 * 2 * 32
 
 
-def test_backbone_is_never_modified(tiny_bert, tokenizer):
-    before = {n: p.detach().clone() for n, p in tiny_bert.backbone.named_parameters()}
-    built = build_model(tiny_bert.backbone, PeftConfig(layers=(1, 1, 1), lora=4, parallel=8), num_labels=2, seed=0)
-    _perturb_trainable(built.model)
-    assert not tiny_bert.backbone.adapters_config.adapters
-    after = dict(tiny_bert.backbone.named_parameters())
-    assert before.keys() == after.keys()
-    assert all(torch.equal(before[n], after[n]) for n in before)
+def _snapshot(model):
+    return (
+        {n: t.detach().clone() for n, t in model.state_dict().items()},
+        [(n, type(m).__name__) for n, m in model.named_modules()],
+        {n: p.requires_grad for n, p in model.named_parameters()},
+        model.config._attn_implementation,
+        model.training,
+    )
+
+
+def _assert_same(before, after):
+    assert before[0].keys() == after[0].keys()
+    assert all(torch.equal(before[0][n], after[0][n]) for n in before[0])
+    assert before[1:] == after[1:]
+
+
+@pytest.mark.parametrize("num_labels", [2, 1, 5])
+def test_the_backbone_is_bit_identical_after_a_trained_build(tiny_bert, tokenizer, num_labels):
+    """Trials change the loaded backbone in place (no copy); releasing puts back every weight, module,
+    hook, attention function and frozen flag, even after training steps and a head of another size."""
+    before = _snapshot(tiny_bert.backbone)
+    config = PeftConfig(layers=(1, 0, 1), serial=3, parallel=4, prefix=2, lora=2, ia3=True)
+    with building(tiny_bert.backbone, config, num_labels=num_labels) as built:
+        model = built.model
+        model.train()
+        optimiser = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.5)
+        for _ in range(2):
+            _forward_backward(model, tokenizer)
+            optimiser.step()
+            optimiser.zero_grad()
+        assert _snapshot(model)[1] != before[1]
+    _assert_same(before, _snapshot(tiny_bert.backbone))
+
+
+def test_a_second_build_before_release_is_refused(tiny_bert):
+    config = PeftConfig(layers=(1, 1, 1), lora=2)
+    with building(tiny_bert.backbone, config), pytest.raises(RuntimeError, match="release"):
+        build_model(tiny_bert.backbone, config, num_labels=2, seed=0)
 
 
 def test_same_seed_same_initialisation(tiny_bert):
-    config = PeftConfig(layers=(1, 1, 0), serial=6, prefix=2)
-    a = build_model(tiny_bert.backbone, config, num_labels=2, seed=3).model
-    b = build_model(tiny_bert.backbone, config, num_labels=2, seed=3).model
-    for (na, pa), (nb, pb) in zip(a.named_parameters(), b.named_parameters(), strict=True):
-        assert na == nb and torch.equal(pa, pb)
+    config = PeftConfig(layers=(1, 1, 0), serial=6, prefix=2, lora=2)
+    states = []
+    for _ in range(2):
+        with building(tiny_bert.backbone, config, seed=3) as built:
+            states.append({n: p.detach().clone() for n, p in built.model.named_parameters() if p.requires_grad})
+    assert states[0].keys() == states[1].keys()
+    assert all(torch.equal(states[0][n], states[1][n]) for n in states[0])
 
 
 def test_invalid_or_mismatched_configuration_is_a_trial_error(tiny_bert):
@@ -153,30 +200,9 @@ def test_invalid_or_mismatched_configuration_is_a_trial_error(tiny_bert):
 
 
 def test_regression_head_has_one_output(tiny_bert, tokenizer):
-    built = build_model(tiny_bert.backbone, PeftConfig(layers=(1, 1, 1), serial=3), num_labels=1, seed=0)
-    logits = built.model(**tokenizer(["x y"], return_tensors="pt")).logits
+    with building(tiny_bert.backbone, PeftConfig(layers=(1, 1, 1), serial=3), num_labels=1) as built:
+        logits = built.model(**tokenizer(["x y"], return_tensors="pt")).logits
     assert logits.shape == (1, 1)
-
-
-def test_batch_shared_prefix_is_identical_to_the_library(tiny_base, tokenizer):
-    """Computing the prefix once per batch gives the same outputs and gradients as per example."""
-    config = PeftConfig(layers=(True, False, True), prefix=5, parallel=4)
-    shared = build_model(tiny_base.backbone, config, num_labels=2, seed=0, share_prefix=True).model
-    plain = build_model(tiny_base.backbone, config, num_labels=2, seed=0, share_prefix=False).model
-    assert any(type(m).__name__ == "_BatchSharedPrefixTuning" for m in shared.modules())
-    assert not any(type(m).__name__ == "_BatchSharedPrefixTuning" for m in plain.modules())
-    for m in (shared, plain):
-        torch.manual_seed(2)
-        _perturb_trainable(m)
-        m.eval()  # no dropout, so both see the same function
-    a = _forward_backward(shared, tokenizer)
-    b = _forward_backward(plain, tokenizer)
-    torch.testing.assert_close(a, b)
-    grads_a = {n: p.grad for n, p in shared.named_parameters() if p.requires_grad}
-    grads_b = {n: p.grad for n, p in plain.named_parameters() if p.requires_grad}
-    assert grads_a.keys() == grads_b.keys()
-    for name in grads_a:
-        torch.testing.assert_close(grads_a[name], grads_b[name], rtol=1e-4, atol=1e-6, msg=name)
 
 
 def test_param_table_predicts_measured_counts(tiny_bert):
@@ -190,6 +216,7 @@ def test_param_table_predicts_measured_counts(tiny_bert):
     rng = np.random.default_rng(0)
     for _ in range(12):
         config = space.sample(rng)
-        counts = build_model(tiny_bert.backbone, config, num_labels=2, seed=0).counts
+        with building(tiny_bert.backbone, config) as built:
+            counts = built.counts
         assert table.params(config) == counts.peft, config.describe()
         assert table.pct(config) == pytest.approx(counts.pct)

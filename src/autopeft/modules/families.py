@@ -147,7 +147,7 @@ FAMILIES: tuple[Family, ...] = (
     ),
     Family(
         "Llama",
-        ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "olmo", "olmo2", "granite"),
+        ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "olmo", "olmo2"),
         ("layers",),
         _LLAMA_LIKE,
     ),

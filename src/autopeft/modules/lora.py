@@ -20,10 +20,10 @@ def inject_peft(target: Any, peft_config: Any, paths: list[str], adapter_name: s
 
     model = target.model
     target.surgery.keep(model, paths)
-    had_config = "peft_config" in vars(model)
     inject_adapter_in_model(peft_config, model, adapter_name=adapter_name)
-    if not had_config:
-        target.surgery.on_restore(lambda: vars(model).pop("peft_config", None))
+    # PEFT leaves its config on the model; the manifest of a saved run records ours instead, and a
+    # second kind injected (LoRA, then (IA)³) would warn about it
+    vars(model).pop("peft_config", None)
 
 
 class LoRAKind(ModuleKind):

@@ -132,7 +132,11 @@ def prefix_attention(
     attention_mask: torch.Tensor | None,
     **kwargs: Any,
 ) -> tuple[torch.Tensor, Any]:
-    """An ``AttentionInterface`` function: SDPA attention, with the module's prefix if it has a slot."""
+    """An ``AttentionInterface`` function: SDPA attention, with the module's prefix if it has a slot.
+
+    Attention that SDPA cannot compute (Gemma 2's logit soft-capping) runs through the model's own
+    eager attention function instead, with the mask made additive as eager attention expects.
+    """
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     slot: Slot | None = getattr(module, SLOT_ATTR, None)
@@ -147,7 +151,25 @@ def prefix_attention(
             kwargs["position_bias"] = torch.cat([zeros, bias], dim=-1)
         key = torch.cat([pk, key], dim=2)
         value = torch.cat([pv, value], dim=2)
+    if kwargs.get("softcap") is not None:
+        return _eager(module, query, key, value, attention_mask, **kwargs)
     return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+
+
+def _eager(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, mask: Any, **kwargs: Any):
+    """The eager attention function of ``module``'s own modelling file (every ``transformers`` model
+    file defines ``eager_attention_forward`` with its family's particulars), given an additive mask."""
+    import sys
+
+    eager = getattr(sys.modules[type(module).__module__], "eager_attention_forward", None)
+    if eager is None:
+        raise NotImplementedError(f"{type(module).__name__} needs eager attention, which autopeft cannot find")
+    if mask is not None and mask.dtype == torch.bool:
+        mask = torch.zeros(mask.shape, dtype=query.dtype, device=mask.device).masked_fill(
+            ~mask, torch.finfo(query.dtype).min
+        )
+    kwargs.pop("is_causal", None)
+    return eager(module, query, key, value, mask, **kwargs)
 
 
 def register_attention() -> str:

@@ -1,0 +1,135 @@
+"""Every family of the placement table, on a tiny random model of each of its model types: every module
+of the space is placed and trains, the backbone comes back bit-identical, prefixes respect padding and
+causality, and a saved run loads back with equal outputs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from tests.conftest import tiny_family_config
+
+from autopeft.build import build_model, load_saved, save_trained, sites_of
+from autopeft.modules import MODULES
+from autopeft.modules.families import FAMILIES, layer_count
+from autopeft.space import PeftConfig, SearchSpace
+
+MODEL_TYPES = [t for family in FAMILIES for t in family.model_types]
+TEXTS = ["a good film", "a bad plot and a bad actor", "what", "the scenes were long", "yes, really!", "never again"]
+
+
+@pytest.fixture(scope="module", params=MODEL_TYPES)
+def family_base(request, tokenizer):
+    from autopeft.models import BaseModel
+
+    torch.manual_seed(0)
+    return BaseModel.from_config(tiny_family_config(request.param), tokenizer, name=f"tiny-{request.param}")
+
+
+def _all_on(base, **modules) -> PeftConfig:
+    n = layer_count(base.config)
+    space = SearchSpace.for_model_config("extended", base.config)
+    sizes = {"serial": 3, "parallel": 4, "prefix": 2, "lora": 2, "ia3": True, **modules}
+    return PeftConfig(layers=(True,) * n, **{m: sizes[m] for m in space.modules})
+
+
+def _batch(base, texts=TEXTS):
+    return base.tokenizer(texts, padding=True, return_tensors="pt")
+
+
+def _state(model):
+    return {n: t.detach().clone() for n, t in model.state_dict().items()}
+
+
+def test_the_space_counts_every_stack(family_base):
+    sites = sites_of(family_base.backbone)
+    space = SearchSpace.for_model_config("extended", family_base.config)
+    assert space.num_layers == sites.num_layers == 2 * len(sites.family.stacks)
+    assert set(space.modules) == set(MODULES)  # every family of the table places every built-in kind
+
+
+def test_every_module_trains_and_the_backbone_comes_back(family_base):
+    model = family_base.backbone
+    before = _state(model)
+    config = _all_on(family_base)
+    built = build_model(model, config, num_labels=3, seed=0)
+    try:
+        model.train()
+        with torch.no_grad():  # up-projections and LoRA's B start at zero
+            for p in model.parameters():
+                if p.requires_grad:
+                    p.add_(0.1 * torch.randn_like(p))
+        logits = model(**_batch(family_base)).logits
+        assert logits.shape == (len(TEXTS), 3)
+        logits.sum().backward()
+        trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
+        head = {n for path in built.head_paths for n, _ in model.get_submodule(path).named_parameters(prefix=path)}
+        for module in config.active_modules:
+            params = {n: p for n, p in trainable.items() if f"autopeft_{module}" in n.split(".")}
+            assert params, module
+            for name, p in params.items():
+                assert p.grad is not None and p.grad.abs().sum() > 0, name
+        assert all("autopeft_" in n or n in head for n in trainable)
+    finally:
+        built.release()
+    after = _state(model)
+    assert before.keys() == after.keys() and all(torch.equal(before[n], after[n]) for n in before)
+
+
+def test_a_prefix_sees_no_padding(family_base):
+    """An example's logits are the same alone and in a padded batch: the prefix widens the mask."""
+    config = PeftConfig(layers=(True,) * layer_count(family_base.config), prefix=3)
+    built = build_model(family_base.backbone, config, num_labels=2, seed=0)
+    try:
+        model = built.model.eval()
+        with torch.no_grad():
+            model.get_submodule("autopeft_prefix").embedding.weight.mul_(5)  # a prefix that matters
+            batch = model(**_batch(family_base)).logits
+            alone = torch.cat([model(**_batch(family_base, [t])).logits for t in TEXTS])
+    finally:
+        built.release()
+    torch.testing.assert_close(batch, alone, rtol=1e-4, atol=1e-5)
+
+
+def test_a_saved_run_loads_back_with_equal_outputs(family_base, tmp_path):
+    model = family_base.backbone
+    built = build_model(model, _all_on(family_base), num_labels=3, seed=0)
+    try:
+        with torch.no_grad():
+            for p in model.parameters():
+                if p.requires_grad:
+                    p.add_(0.1 * torch.randn_like(p))
+        model.eval()
+        with torch.no_grad():
+            expected = model(**_batch(family_base)).logits
+        save_trained(built, tmp_path)
+    finally:
+        built.release()
+    loaded = load_saved(model, tmp_path)
+    try:
+        assert loaded.counts.peft == built.counts.peft
+        with torch.no_grad():
+            got = model.eval()(**_batch(family_base)).logits
+    finally:
+        loaded.release()
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("model_type", ["llama", "gpt2"])
+def test_a_prefix_keeps_decoders_causal(model_type, tokenizer):
+    from autopeft.models import BaseModel
+
+    torch.manual_seed(0)
+    base = BaseModel.from_config(tiny_family_config(model_type), tokenizer)
+    built = build_model(base.backbone, PeftConfig(layers=(True, True), prefix=3), num_labels=2, seed=0)
+    try:
+        decoder = base.backbone.base_model
+        ids = base.tokenizer(["a good film and a bad plot"], return_tensors="pt")["input_ids"]
+        changed = ids.clone()
+        changed[0, -2] = 2000
+        with torch.no_grad():
+            a = decoder(input_ids=ids).last_hidden_state
+            b = decoder(input_ids=changed).last_hidden_state
+    finally:
+        built.release()
+    torch.testing.assert_close(a[:, :-2], b[:, :-2])
+    assert not torch.allclose(a[:, -2:], b[:, -2:])
