@@ -189,7 +189,7 @@ def tiny_family_config(model_type: str, layers: int = 2, hidden: int = 32):
             decoder_attention_heads=heads,
             encoder_ffn_dim=ffn,
             decoder_ffn_dim=ffn,
-        ),  # fmt: skip
+        ),
         "gpt2": dict(n_embd=hidden, n_layer=layers, n_head=heads, bos_token_id=101, eos_token_id=102),
     }
     kwargs["mt5"] = kwargs["umt5"] = kwargs["t5"]

@@ -1,5 +1,5 @@
-"""Full-fidelity runs: dev-split scoring, the results ledger, resuming, saved adapters that load with
-``adapters`` alone."""
+"""Full-fidelity runs: dev-split scoring, the results ledger, resuming, saved modules that load back onto
+the base model."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from autopeft.build import SAVED_MANIFEST, load_saved_adapters
+from autopeft.build import SAVED_MANIFEST, load_saved
 from autopeft.errors import UserError
 from autopeft.methods import BASELINES, Method
 from autopeft.records.trial import TrialResult
@@ -91,24 +91,22 @@ def test_failed_runs_are_recorded_and_tried_again(tmp_path, tiny_bert, data_dir,
     assert outcome.ran == 1 and outcome.records[0].result.ok
 
 
-@pytest.mark.parametrize("method", [CONFIG, BASELINES["unipelt"]], ids=lambda m: m.name)
-def test_saved_adapters_load_with_adapters_alone(tmp_path, tiny_bert, data_dir, tiny_budget, tokenizer, method):
-    """The saved folder rebuilds the trained model from the pristine backbone: the same dev predictions."""
-    import adapters
-
+@pytest.mark.parametrize("method", [CONFIG, BASELINES["mam"]], ids=lambda m: m.name)
+def test_saved_modules_load_back_onto_the_base_model(tmp_path, tiny_bert, data_dir, tiny_budget, tokenizer, method):
+    """The saved folder rebuilds the trained model on the pristine backbone: the same dev predictions."""
     outcome = run_specs(_specs(tiny_budget, [method]), tmp_path, data_dir=data_dir, base=tiny_bert, echo=lambda _: None)
     record = outcome.records[0]
     folder = tmp_path / record.saved
     manifest = json.loads((folder / SAVED_MANIFEST).read_text())
     assert manifest["labels"] == ["entailment", "contradiction", "neutral"]
-    model = adapters.AutoAdapterModel.from_config(copy.deepcopy(tiny_bert.backbone.config))
-    model.load_state_dict(tiny_bert.backbone.state_dict())
-    load_saved_adapters(model, folder)
-    model.eval()
-    data = prepare_final_data(load_task("superglue/cb", data_dir), tokenizer, tiny_budget)
+    loaded = load_saved(tiny_bert.backbone, folder)
+    data = prepare_final_data(load_task("superglue/cb", data_dir), tiny_bert.tokenizer, tiny_budget)
     batch = collate(list(data.val.features), data.pad_token_id)
-    with torch.inference_mode():
-        predictions = model(**batch).logits.argmax(-1).numpy()
+    try:
+        with torch.inference_mode():
+            predictions = loaded.model.eval()(**batch).logits.argmax(-1).numpy()
+    finally:
+        loaded.release()
     accuracy = float(np.mean(predictions == data.val.labels))
     assert accuracy == pytest.approx(record.result.score)
 

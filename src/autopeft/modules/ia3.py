@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from autopeft.modules.base import ModuleKind, Preset
-from autopeft.modules.lora import inject_peft
+from autopeft.modules.lora import fan_in_fan_out, inject_peft
 from autopeft.modules.registry import register
 
 #: What (IA)³ rescales (Liu et al.): the keys' and values' outputs, and the input of the feed-forward
@@ -24,7 +24,9 @@ class IA3Kind(ModuleKind):
         roles = options.get("targets", TARGETS)
         paths = list(dict.fromkeys(p for role in roles for p in target.sites.paths(role, layers)))
         feedforward = target.sites.paths("ffn_output", layers) if "ffn_output" in roles else []
-        config = IA3Config(target_modules=paths, feedforward_modules=feedforward)
+        config = IA3Config(
+            target_modules=paths, feedforward_modules=feedforward, fan_in_fan_out=fan_in_fan_out(target, paths)
+        )
         inject_peft(target, config, paths, self.adapter_name)
 
     def describe_options(self, options: Mapping[str, Any], hidden_size: int | None) -> str:

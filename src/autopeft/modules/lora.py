@@ -26,6 +26,11 @@ def inject_peft(target: Any, peft_config: Any, paths: list[str], adapter_name: s
     vars(model).pop("peft_config", None)
 
 
+def fan_in_fan_out(target: Any, paths: list[str]) -> bool:
+    """Whether the targeted layers store their weight transposed (GPT-2's ``Conv1D``), as PEFT must know."""
+    return any(hasattr(target.sites.module(p), "nf") for p in paths)
+
+
 class LoRAKind(ModuleKind):
     """LoRA; the value is the rank.
 
@@ -40,7 +45,11 @@ class LoRAKind(ModuleKind):
         roles = options.get("targets", TARGETS)
         paths = list(dict.fromkeys(p for role in roles for p in target.sites.paths(role, layers)))
         config = LoraConfig(
-            r=rank, lora_alpha=float(options.get("alpha", rank)), lora_dropout=0.0, target_modules=paths
+            r=rank,
+            lora_alpha=float(options.get("alpha", rank)),
+            lora_dropout=0.0,
+            target_modules=paths,
+            fan_in_fan_out=fan_in_fan_out(target, paths),
         )
         inject_peft(target, config, paths, self.adapter_name)
 
