@@ -4,7 +4,8 @@ and HF PEFT. The same script runs under either version (their ``run_trial`` API 
 
     # the old backend: a worktree of the last commit on adapters, with its own virtualenv
     git worktree add /tmp/autopeft-adapters 5dc6dd6
-    PYTHONPATH=/tmp/autopeft-adapters/src OLD_VENV/bin/python bench/crosscheck/crosscheck.py run --out bench/crosscheck/adapters.json
+    PYTHONPATH=/tmp/autopeft-adapters/src OLD_VENV/bin/python bench/crosscheck/crosscheck.py run \
+        --out bench/crosscheck/adapters.json
     # this version
     .venv/bin/python bench/crosscheck/crosscheck.py run --out bench/crosscheck/current.json
     # the table
@@ -65,7 +66,8 @@ def run(out: Path) -> None:
         if config.key() not in {c.key() for c in configs}:
             configs.append(config)
     budget = Budget(train_examples=1000, val_examples=400, max_length=64)
-    data = prepare_data(load_task("glue/sst2", os.environ.get("AUTOPEFT_DATA", "../shared/data")), base.tokenizer, budget, 0)
+    task = load_task("glue/sst2", os.environ.get("AUTOPEFT_DATA", "../shared/data"))
+    data = prepare_data(task, base.tokenizer, budget, 0)
     import transformers
 
     rows = json.loads(out.read_text())["rows"] if out.exists() else []
@@ -115,8 +117,8 @@ def compare(old_path: Path, new_path: Path) -> dict:
         seed_gaps += [sa[0] - sa[1], sb[0] - sb[1]]
         diffs.append(statistics.mean(sb) - statistics.mean(sa))
         rows.append({
-            "config": a[k][0]["describe"], "params_adapters": a[k][0]["peft_params"], "params_current": b[k][0]["peft_params"],
-            "adapters": sa, "current": sb, "difference": diffs[-1],
+            "config": a[k][0]["describe"], "params_adapters": a[k][0]["peft_params"],
+            "params_current": b[k][0]["peft_params"], "adapters": sa, "current": sb, "difference": diffs[-1],
         })  # fmt: skip
     # the sd of one score from the spread of two seeds: var(s0 - s1) = 2 var(s)
     seed_sd = math.sqrt(statistics.mean(g * g for g in seed_gaps) / 2)
@@ -132,7 +134,8 @@ def compare(old_path: Path, new_path: Path) -> dict:
         "backends": [old.get("backend"), new.get("backend")],
         "transformers": [old.get("transformers"), new.get("transformers")],
     }
-    print(f"{'configuration':<44} {'params (adapters/current)':>26}  {'adapters s0,s1':>15}  {'current s0,s1':>15}  diff")
+    head = f"{'configuration':<44} {'params (adapters/current)':>26}  {'adapters s0,s1':>15}  {'current s0,s1':>15}"
+    print(head + "  diff")
     for r in rows:
         print(f"{r['config']:<44} {r['params_adapters']:>12}/{r['params_current']:<13}  "
               f"{r['adapters'][0]:.3f},{r['adapters'][1]:.3f}      {r['current'][0]:.3f},{r['current'][1]:.3f}    "

@@ -305,9 +305,10 @@ def count_parameters(target: Target, kinds: tuple[str, ...], paths: tuple[str, .
     adapter_names = tuple(MODULES[k].adapter_name for k in kinds)
     base = getattr(model, "base_model", model)
     backbone = sum(p.numel() for n, p in base.named_parameters() if not _is_adapter(n, adapter_names))
-    if full:
-        tuned = sum(p.numel() for n, p in named.items() if n not in head_names)
-        return ParamCounts(peft=tuned, peft_train=tuned, head=head, backbone=backbone, per_module={"full": tuned})
+    if full:  # every backbone parameter is tuned (a pretrained pooler counts once, in the backbone)
+        return ParamCounts(
+            peft=backbone, peft_train=backbone, head=head, backbone=backbone, per_module={"full": backbone}
+        )
     per_module: dict[str, int] = {}
     peft_train = 0
     for kind in kinds:

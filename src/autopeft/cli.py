@@ -32,6 +32,7 @@ def _quiet_libraries() -> None:
         import transformers
 
         transformers.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()  # the bar of loading weights
     except ImportError:  # pragma: no cover - transformers is a dependency
         pass
 

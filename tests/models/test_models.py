@@ -21,7 +21,9 @@ def test_local_directory(tiny_model_dir):
     assert resolve_model(str(tiny_model_dir)) == str(tiny_model_dir)
     base = BaseModel.load(str(tiny_model_dir))
     assert base.config.num_hidden_layers == 3 and base.tokenizer.pad_token_id == 0
-    assert not base.backbone.heads  # a bare backbone: each trial adds its own head
+    # the family's own sequence-classification model, frozen: each trial trains its modules and a fresh head
+    assert type(base.backbone).__name__ == "BertForSequenceClassification"
+    assert not any(p.requires_grad for p in base.backbone.parameters())
 
 
 def test_directory_without_config(tmp_path):
@@ -75,7 +77,9 @@ def test_a_directory_without_a_tokenizer_or_weights_is_refused_before_loading(tm
         load_model_config(str(bare))
     assert err.value.field == "model" and "save_pretrained" in err.value.fix
     assert load_model_config(str(bare), complete=False).num_hidden_layers == 3  # the config alone reads
-    no_weights = _copy(tiny_model_dir, tmp_path / "no-weights", ("config.json", "vocab.txt"))
+    no_weights = _copy(
+        tiny_model_dir, tmp_path / "no-weights", ("config.json", "tokenizer.json", "tokenizer_config.json")
+    )
     with pytest.raises(UserError, match="no weights"):
         load_model_config(str(no_weights))
 

@@ -19,7 +19,8 @@ def _configs() -> list[tuple[str, Any, int, int]]:
         ("bert", BertConfig(num_hidden_layers=3, hidden_size=32, num_attention_heads=4, intermediate_size=64), 3, 32),
         ("roberta", RobertaConfig(num_hidden_layers=5, hidden_size=48, num_attention_heads=4), 5, 48),
         ("gpt2", GPT2Config(n_layer=4, n_embd=40, n_head=4), 4, 40),
-        ("t5", T5Config(num_layers=2, d_model=24, num_heads=2, d_kv=12, d_ff=48), 2, 24),
+        # an encoder-decoder: the layer bits cover the encoder's 2 layers, then the decoder's 3
+        ("t5", T5Config(num_layers=2, num_decoder_layers=3, d_model=24, num_heads=2, d_kv=12, d_ff=48), 5, 24),
         ("llama", LlamaConfig(num_hidden_layers=7, hidden_size=64, num_attention_heads=4), 7, 64),
     ]
 
@@ -61,20 +62,27 @@ def test_model_name_is_ignored() -> None:
     assert len(space.dimensions) == 5
 
 
-def test_plain_object_with_the_standard_attributes_works() -> None:
-    space = SearchSpace.for_model_config("extended", SimpleNamespace(num_hidden_layers=3, hidden_size=8))
+def test_plain_object_with_a_known_type_and_the_standard_attributes_works() -> None:
+    config = SimpleNamespace(model_type="llama", num_hidden_layers=3, hidden_size=8)
+    space = SearchSpace.for_model_config("extended", config)
     assert space.num_layers == 3
     assert len(space.dimensions) == 3 + len(MODULES)
+
+
+def test_a_model_type_autopeft_cannot_place_modules_in_is_refused_by_name() -> None:
+    with pytest.raises(UserError) as err:
+        SearchSpace.for_model_config("paper", SimpleNamespace(model_type="albert", num_hidden_layers=3, hidden_size=8))
+    assert err.value.field == "model" and err.value.value == "albert" and "llama" in err.value.fix
 
 
 @pytest.mark.parametrize(
     "config",
     [
-        SimpleNamespace(),
-        SimpleNamespace(num_hidden_layers=3),
-        SimpleNamespace(hidden_size=8),
-        SimpleNamespace(num_hidden_layers="3", hidden_size=8),
-        SimpleNamespace(num_hidden_layers=3, hidden_size=None),
+        SimpleNamespace(model_type="bert"),
+        SimpleNamespace(model_type="bert", num_hidden_layers=3),
+        SimpleNamespace(model_type="bert", hidden_size=8),
+        SimpleNamespace(model_type="bert", num_hidden_layers="3", hidden_size=8),
+        SimpleNamespace(model_type="bert", num_hidden_layers=3, hidden_size=None),
     ],
 )
 def test_config_without_layers_or_hidden_size_is_a_user_error(config: Any) -> None:

@@ -224,19 +224,22 @@ def test_standardised_targets_train_on_z_scores_and_predict_in_task_units(tiny_b
     loss = trainer._loss
     monkeypatch.setattr(trainer, "_loss", lambda lo, la, r: seen_labels.append(la.clone()) or loss(lo, la, r))
     kept = {}
-    result = run_trial(tiny_bert, data, CONFIG, budget, seed=0, on_trained=lambda m, names: kept.setdefault("m", m))
+
+    def score_trained(built) -> None:  # the trained model exists until the trial releases it
+        model = built.model.eval()
+        with torch.inference_mode():
+            batches = eval_batches(data.val, 128, data.pad_token_id)
+            kept["preds"] = np.concatenate([model(**b).logits.squeeze(-1).numpy() for _, b in batches])
+        kept["again"] = trainer.evaluate(model, data, 128, torch.device("cpu"))
+
+    result = run_trial(tiny_bert, data, CONFIG, budget, seed=0, on_trained=score_trained)
     assert result.status == "complete", result.error
     # the loss saw z-scores of the training targets (means ~0 over the epoch), not 3..8
     assert abs(torch.cat(seen_labels).mean().item()) < 0.2 and torch.cat(seen_labels).min() < 0
-    # the returned model is rescaled: its raw outputs are in the task's units, and scoring them
+    # the trained model is rescaled: its raw outputs are in the task's units, and scoring them
     # without a scale reproduces the trial's own final evaluation
-    model = kept["m"].eval()
-    with torch.inference_mode():
-        preds = np.concatenate(
-            [model(**b).logits.squeeze(-1).numpy() for _, b in eval_batches(data.val, 128, data.pad_token_id)]
-        )
-    assert abs(preds.mean() - mean) < std  # near the targets' mean, not near 0
-    again = trainer.evaluate(model, data, 128, torch.device("cpu"))
+    assert abs(kept["preds"].mean() - mean) < std  # near the targets' mean, not near 0
+    again = kept["again"]
     assert again["pearson"] == pytest.approx(result.metrics["pearson"], abs=1e-5)
     assert again["spearman"] == pytest.approx(result.metrics["spearman"], abs=1e-5)
 

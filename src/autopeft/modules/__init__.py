@@ -7,12 +7,14 @@ adapter), ``prefix`` (prefix-tuning), ``lora`` (LoRA), ``ia3`` ((IA)³).
 Adding a module kind takes three steps:
 
 1. **Declare it** in a new file ``src/autopeft/modules/<name>.py``: a subclass of :class:`ModuleKind`
-   whose :meth:`~ModuleKind.adapters_config` returns the ``adapters`` configuration of the module for a
-   value, the layers left out and the hidden size (and, if the literature has presets of it,
-   :meth:`~ModuleKind.presets`; a sized kind may override :meth:`~ModuleKind.scale`). Make one instance
-   with its name, its dimension (``"size"``: 0 = off; ``"switch"``: on/off) and a one-line description,
-   and end the file with its registration line, ``register(MY_KIND)``. Read the contract in
-   :class:`ModuleKind`'s docstring first (one count per layer, parameters named after the adapter).
+   whose :meth:`~ModuleKind.attach` puts the module into a model's layers, finding its places through
+   the roles of the family table (:mod:`autopeft.modules.families`: ``attention_output``,
+   ``ffn_output``, ...) and making every change through the target's surgery record (and, if the
+   literature has presets of it, :meth:`~ModuleKind.presets`; a sized kind may override
+   :meth:`~ModuleKind.scale`). Make one instance with its name, its dimension (``"size"``: 0 = off;
+   ``"switch"``: on/off), a one-line description and the roles it ``requires``, and end the file with
+   its registration line, ``register(MY_KIND)``. Read the contract in :class:`ModuleKind`'s docstring
+   first (one count per layer, parameters named ``autopeft_<name>``, changes undone on release).
 2. **Import the file** below, after the kinds it should follow: the import order is the registration
    order, which orders configuration fields (dicts, ledgers, descriptions) and the baselines. A new
    kind changes no saved configuration: configuration dicts list it only when it is on
