@@ -46,6 +46,8 @@ def test_one_run_per_trial_under_the_search_run(tracked, report_files):
     client = mlflow.MlflowClient(tracking_uri=uri)
     hypervolume = client.get_metric_history(parent.info.run_id, "hypervolume")
     assert [(m.step, m.value) for m in hypervolume] == [(0, 1.5), (1, 1.5)]  # by trial number
+    scores = client.get_metric_history(parent.info.run_id, "trial_score")
+    assert [(m.step, m.value) for m in scores] == [(0, 0.7)]  # complete trials only
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert artifacts == {"pareto.json", "pareto.png"}
     assert parent.info.artifact_uri.startswith((tracked.out_dir / "mlruns").as_uri())  # inside the search directory

@@ -7,9 +7,9 @@ artifacts in ``DIR/mlruns`` (MLflow 3 refuses its older plain-folder store unles
 experiment is ``$MLFLOW_EXPERIMENT_NAME`` when set, else the search directory's name.
 
 The search's run (tags ``autopeft.search_dir``, the directory's absolute path, and ``autopeft.search_id``,
-its hash) holds the settings as parameters, the hypervolume and each trial's score by trial number, and
-at the end the report files as artifacts. Each trial's run (tag ``autopeft.trial``, its number) holds its
-configuration as parameters, its final values as metrics (see
+its hash) holds the settings as parameters, the hypervolume and each complete trial's score by trial
+number, and at the end the report files as artifacts. Each trial's run (tag ``autopeft.trial``, its
+number) holds its configuration as parameters, its final values as metrics (see
 :func:`~autopeft.tracking.base.trial_metrics`), its learning curve as ``curve/<metric>`` by optimiser
 step, and its status: FINISHED (complete), KILLED (stopped early) or FAILED (with the error as the tag
 ``autopeft.error``). The search's run ends FINISHED, FAILED or KILLED (interrupted) with its process.
@@ -178,7 +178,7 @@ class MlflowTracker(Tracker):
         self._log(run.info.run_id, params=config_params(result), metrics=metrics)
         client.set_terminated(run.info.run_id, status=_RUN_STATUS[result.status], end_time=ended)
         search_metrics = [("hypervolume", hypervolume, result.number)] if hypervolume is not None else []
-        if result.score is not None:
+        if result.ok:  # a stopped trial's score is that of a partial curve
             search_metrics.append(("trial_score", result.score, result.number))
         self._log(parent, metrics=search_metrics)
 

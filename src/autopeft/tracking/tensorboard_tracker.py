@@ -4,7 +4,7 @@
   final values at its last step (see :func:`~autopeft.tracking.base.trial_metrics`), and an hparams
   summary (configuration and status as hyperparameters; score, parameter %, training time and peak
   memory as its metrics), so that TensorBoard's HParams tab compares the trials;
-- ``DIR/tensorboard/search/``: the hypervolume and each trial's score by trial number, the settings as
+- ``DIR/tensorboard/search/``: the hypervolume and each complete trial's score by trial number, the settings as
   text, and at the end the front (``pareto.json``) as text and the report plots as images.
 
 ``tensorboard --logdir DIR/tensorboard`` shows them. A trial is written into a hidden folder and renamed
@@ -94,7 +94,7 @@ class TensorBoardTracker(Tracker):
         partial.rename(final)
         if hypervolume is not None:
             self._search.add_scalar("search/hypervolume", hypervolume, result.number)
-        if result.score is not None:
+        if result.ok:  # a stopped trial's score is that of a partial curve
             self._search.add_scalar("search/trial_score", result.score, result.number)
         self._search.flush()
 
