@@ -15,7 +15,7 @@ $(BIN)/autopeft: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,tracking]"
 	touch $@
 
 env: $(BIN)/autopeft
@@ -32,14 +32,14 @@ lint: env
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 
-# `pip install .` into a fresh virtualenv, without the Makefile's editable install, then the CLI once.
+# `pip install .[tracking]` into a fresh virtualenv, without the Makefile's editable install, then the CLI once.
 PKG_VENV ?= $(abspath build/package-check)
 package-check:
 	rm -rf $(PKG_VENV)
 	$(PYTHON) -m venv $(PKG_VENV)
 	$(PKG_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(PKG_VENV)/bin/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(PKG_VENV)/bin/python -m pip install --quiet .
+	$(PKG_VENV)/bin/python -m pip install --quiet ".[tracking]"
 	cd $(PKG_VENV) && bin/autopeft --version && bin/python -m autopeft space --model minilm
 
 clean:

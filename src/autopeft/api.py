@@ -19,7 +19,7 @@ the same fields and calls :func:`run`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -225,11 +225,24 @@ def run(settings: SearchSettings, out: str | Path, *, quiet: bool = False, base:
     return dataclasses.replace(load(outcome.out_dir), majority=outcome.majority)
 
 
-def resume(out: str | Path, *, trials: int | None = None, quiet: bool = False, base: Any = None) -> SearchResult:
-    """Continue the search in ``out`` after a crash or an interrupt; ``trials`` extends it."""
+def resume(
+    out: str | Path,
+    *,
+    trials: int | None = None,
+    report_to: str | Sequence[str] | None = None,
+    quiet: bool = False,
+    base: Any = None,
+) -> SearchResult:
+    """Continue the search in ``out`` after a crash or an interrupt; ``trials`` extends it.
+
+    ``report_to`` replaces the search's trackers (``"none"`` turns them off); None keeps those it had.
+    Trackers receive every trial of the ledger they do not hold yet, so none is logged twice.
+    """
     settings = load_settings(out)
     if trials is not None:
         settings = dataclasses.replace(settings, trials=trials)
+    if report_to is not None:
+        settings = dataclasses.replace(settings, report_to=report_to)
     return run(settings, out, quiet=quiet, base=base)
 
 

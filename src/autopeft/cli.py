@@ -26,7 +26,9 @@ def _quiet_libraries() -> None:
     import warnings
 
     warnings.filterwarnings("ignore", category=FutureWarning)
-    for name in ("transformers", "peft", "optuna"):
+    # MLflow sets its own logger's level when imported, but not this child's, which tells at INFO how it
+    # creates a tracking store (the search's "tracking:" line says where it is)
+    for name in ("transformers", "peft", "optuna", "mlflow.store.db.utils"):
         logging.getLogger(name).setLevel(logging.ERROR)
     try:
         import transformers
@@ -93,6 +95,16 @@ def _add_budget_args(
             default=defaults[name],
             help=f"{help_text} (default {defaults[name]})",
         )
+
+
+def _add_report_to(p: argparse.ArgumentParser, default: str) -> None:
+    """``--report-to``: its dest is the settings field, so the library's errors about it name the flag."""
+    p.add_argument(
+        "--report-to",
+        default=None,
+        help="experiment trackers that log every trial: mlflow, tensorboard (comma-separated), all or none "
+        f"(default: {default}); needs pip install 'autopeft[tracking]'",
+    )
 
 
 def _budget_from(args: argparse.Namespace):
@@ -212,12 +224,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--stop-margin", type=float, default=None, help="early stopping's margin in score units (0.028)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or lines (the front is still printed)")
+    _add_report_to(p, "none")
     _add_budget_args(p)
 
     p = sub.add_parser("resume", help="continue the search in DIR where it stopped")
     p.add_argument("dir")
     p.add_argument("--trials", type=int, default=None, help="raise the total number of trials")
     p.add_argument("--quiet", action="store_true", help="no progress bars or lines (the front is still printed)")
+    _add_report_to(p, "the search's own")
 
     p = sub.add_parser("show", help="print the trials and the Pareto front of the search in DIR")
     p.add_argument("dir")
@@ -371,7 +385,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     from autopeft import api
 
-    _print_front(api.resume(args.dir, trials=args.trials, quiet=args.quiet))
+    _print_front(api.resume(args.dir, trials=args.trials, report_to=args.report_to, quiet=args.quiet))
     return EXIT_OK
 
 

@@ -12,7 +12,12 @@ A search directory holds:
 
 - ``search.json``: the settings (what ``autopeft resume DIR`` reads);
 - ``study.db``: the ledger (an Optuna SQLite storage), unless ``--storage`` names another;
-- ``trials.csv``, ``pareto.json``, ``pareto.png``, ``hypervolume.png``: rewritten after every trial.
+- ``trials.csv``, ``pareto.json``, ``pareto.png``, ``hypervolume.png``: rewritten after every trial;
+- with ``report_to``, the trackers' local stores: ``mlflow.db`` and ``mlruns/`` (MLflow, unless
+  ``$MLFLOW_TRACKING_URI`` names another store), ``tensorboard/`` (see :mod:`autopeft.tracking`).
+
+Trackers are told of each trial right after it is recorded, and at the end get the report files; a
+tracker's failure is warned about and never fails the search.
 
 The study owns the hypervolume reference point (:class:`~autopeft.analysis.hypervolume.ReferencePoint`):
 it records it in the ledger once it is known, and hands the same object to the optimiser.
@@ -57,7 +62,12 @@ from autopeft.study.settings import (
 )
 from autopeft.study.stopping import DEFAULT_MIN_TRIALS, ParetoStopper, chance_level
 from autopeft.tasks import TaskData, TaskSpec, majority_score
+from autopeft.tracking import SearchEnd, TrackedSearch, Tracking, make_trackers
+from autopeft.tracking.base import flatten
 from autopeft.train.data import PreparedData, carve_splits, prepare_data
+
+#: The report files of a search directory that trackers attach to the search (those that exist).
+REPORT_FILES = (SETTINGS_FILE, "trials.csv", "pareto.json", "pareto.png", "hypervolume.png")
 
 
 @dataclass
@@ -78,6 +88,7 @@ class Search:
         title: the reports' title.
         owner: this process's ownership of the search (released by :meth:`close`).
         monitor: live progress (bars on a terminal), told of each trial's start, steps and end.
+        tracking: the experiment trackers of ``settings.report_to`` (None without any), started.
         results: finished trials, in the order they finished (the ledger's, then this process's).
         rerun: configurations of trials a crash left running, to run again before new proposals.
         reported: how many of ``results`` the reports on disk show (set by :func:`report`).
@@ -96,6 +107,7 @@ class Search:
     title: str
     owner: SearchOwner
     monitor: Monitor | None = None
+    tracking: Tracking | None = None
     results: list[TrialResult] = field(default_factory=list)
     reported: int = 0
     rerun: list[PeftConfig] = field(default_factory=list)
@@ -151,13 +163,20 @@ def run_search(
         raise
     with search:
         started = time.perf_counter()
+        end: SearchEnd = "interrupted"  # unless run returns or raises an Exception
         try:
             run(search, echo=echo)
+            end = "finished"
+        except Exception:
+            end = "failed"
+            raise
         finally:
             # also after an interrupt, a failure, or a kill that came before the last report: the
             # reports always end showing what the ledger holds
             if search.results and search.reported != len(search.results):
                 report(search)
+            if search.tracking is not None:
+                search.tracking.finish([search.out_dir / name for name in REPORT_FILES], end)
         echo(f"search finished in {time.perf_counter() - started:.0f} s; results in {search.out_dir}")
     return SearchOutcome(out_dir=search.out_dir, results=search.results, majority=search.majority)
 
@@ -254,6 +273,7 @@ def _assemble(
     if majority is not None:
         echo(f"majority-class validation {task.spec.main_metric}: {majority:.4f}")
     title = _title(settings, task.spec.name)
+    tracking = _start_tracking(settings, out_dir, title, task.spec.main_metric, ledger, results, echo)
     return Search(
         settings=settings,
         out_dir=out_dir,
@@ -268,9 +288,39 @@ def _assemble(
         title=title,
         owner=owner,
         monitor=monitor,
+        tracking=tracking,
         results=results,
         rerun=rerun,
     )
+
+
+def _start_tracking(
+    settings: SearchSettings,
+    out_dir: Path,
+    title: str,
+    metric: str,
+    ledger: Ledger,
+    results: list[TrialResult],
+    echo: Echo,
+) -> Tracking | None:
+    """Start the trackers of ``settings.report_to`` (None without any) and log to each the finished
+    trials it lacks: every trial of the ledger reaches every tracker once, whichever process ran it."""
+    if not settings.report_to:
+        return None
+    out_dir = out_dir.resolve()
+    tracked = TrackedSearch(
+        out_dir=out_dir,
+        name=out_dir.name,
+        study_name=settings.study_name or out_dir.name,
+        title=title,
+        metric=metric,
+        settings=flatten(settings.to_dict()),
+    )
+    tracking = Tracking(make_trackers(settings.report_to))
+    tracking.start(tracked, results, dict(ledger.hypervolumes()))
+    if tracking.active:
+        echo(f"tracking: {tracking.describe()}")
+    return tracking
 
 
 def _open_ledger(
@@ -439,6 +489,8 @@ def _record(search: Search, request: TrialRequest, result: TrialResult, echo: Ec
     echo(_outcome_line(result))
     if search.monitor is not None:
         search.monitor.trial_finished(result, hv)
+    if search.tracking is not None:
+        search.tracking.log_trial(result, hv)
     return result
 
 

@@ -19,6 +19,7 @@ from autopeft.space import SPACES
 from autopeft.study.ledger import STUDY_NAME
 from autopeft.study.stopping import DEFAULT_MARGIN
 from autopeft.tasks import TaskData, load_task, resolve_data_dir
+from autopeft.tracking import check_installed, parse_report_to
 from autopeft.train.budget import Budget
 from autopeft.train.device import check_device, check_device_available
 
@@ -77,6 +78,11 @@ class SearchSettings:
             objectives ``score,params``.
         stop_margin: the early-stopping rule's margin in score units (see
             :data:`~autopeft.study.stopping.DEFAULT_MARGIN`).
+        report_to: experiment trackers that log every trial (:mod:`autopeft.tracking`): ``mlflow``,
+            ``tensorboard``, both, or none (the default); given as names or as comma-separated text
+            (``"mlflow,tensorboard"``, ``"all"``, ``"none"``), kept as a tuple of names. Not part of the
+            search's identity: ``resume`` may turn trackers on or off. Whether their packages are
+            installed is checked by :func:`for_directory`, so that a search can be shown without them.
     """
 
     model: str = "minilm"
@@ -101,6 +107,7 @@ class SearchSettings:
     threads: int | None = None
     early_stop: bool = False
     stop_margin: float = DEFAULT_MARGIN
+    report_to: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.space not in SPACES:
@@ -139,6 +146,7 @@ class SearchSettings:
             raise UserError("threads", self.threads, "must be at least 1", "omit it to use every core")
         if self.text_columns is not None:
             object.__setattr__(self, "text_columns", tuple(self.text_columns))
+        object.__setattr__(self, "report_to", parse_report_to(self.report_to))
         if not isinstance(self.stop_margin, (int, float)) or not self.stop_margin >= 0:
             raise UserError("stop_margin", self.stop_margin, "must be a number >= 0", "use e.g. `stop_margin=0.028`")
         if self.early_stop:
@@ -163,6 +171,7 @@ class SearchSettings:
         d = dataclasses.asdict(self)
         d["text_columns"] = list(self.text_columns) if self.text_columns else None
         d["objectives"] = list(self.objectives)
+        d["report_to"] = list(self.report_to)
         return d
 
     @property
@@ -293,10 +302,12 @@ def for_directory(settings: SearchSettings, out_dir: Path) -> SearchSettings:
 
     Raises:
         UserError: ``out_dir`` holds another search or a ledger without settings, is a file or lies under
-            one, or cannot be written; the device is not on this machine.
+            one, or cannot be written; the device is not on this machine; a tracker of ``report_to`` is
+            not installed.
     """
     settings = _resolve_data_dir(settings)
     check_device_available(settings.device)
+    check_installed(settings.report_to)
     _check_writable(out_dir)
     if (out_dir / SETTINGS_FILE).exists():
         old = load_settings(out_dir)
