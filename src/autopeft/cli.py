@@ -69,6 +69,8 @@ BUDGET_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
     "eval_batch_size": (int, "evaluation batch size"),
     "group_by_length": (_on_off, "batch training examples of similar length (on/off)"),
     "standardise_targets": (_on_off, "regression tasks: train on standardised targets (on/off)"),
+    "dtype": (str, "precision of the forward pass: fp32, bf16 (CUDA or CPU) or fp16 (CUDA) autocast"),
+    "gradient_checkpointing": (_on_off, "recompute activations in the backward pass to save memory (on/off)"),
 }
 
 

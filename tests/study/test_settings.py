@@ -58,3 +58,12 @@ def test_for_directory_refuses_an_out_it_could_not_write(tmp_path):
         for_directory(SearchSettings(), link / "search")
     assert {p.name for p in tmp_path.iterdir()} == {"f", "gone"}
     assert for_directory(SearchSettings(), Path(tmp_path / "new" / "search")).study_name == "search"
+
+
+def test_fp16_needs_a_cuda_device():
+    from autopeft.train.budget import Budget
+
+    with pytest.raises(UserError) as err:
+        SearchSettings(device="cpu", budget=Budget(dtype="fp16"))
+    assert err.value.field == "dtype" and "bf16" in err.value.fix
+    assert SearchSettings(device="cuda", budget=Budget(dtype="fp16")).budget.dtype == "fp16"

@@ -312,3 +312,32 @@ def test_ungrouped_trial_learns_too(tiny_bert, tokenizer, make_toy):
     data = prepare_data(make_toy(500), tokenizer, budget, seed=0)
     result = run_trial(tiny_bert, data, CONFIG, budget, seed=0)
     assert result.ok and result.score > 0.6
+
+
+def test_gradient_checkpointing_trains_the_same_model(tiny_bert, toy):
+    """Activations recomputed in the backward pass (dropout's random state replayed): the same curve."""
+    budget = _budget(epochs=1)
+    data = prepare_data(toy, tiny_bert.tokenizer, budget, seed=0)
+    plain = run_trial(tiny_bert, data, CONFIG, budget, seed=0)
+    checkpointed = run_trial(
+        tiny_bert, data, CONFIG, Budget(**{**budget.to_dict(), "gradient_checkpointing": True}), seed=0
+    )
+    assert plain.status == checkpointed.status == "complete", (plain.error, checkpointed.error)
+    assert checkpointed.score == pytest.approx(plain.score, abs=1e-6)
+    assert not tiny_bert.backbone.is_gradient_checkpointing  # switched off again with the trial's release
+
+
+def test_bf16_autocast_trains_on_the_cpu(tiny_bert, toy):
+    budget = _budget(epochs=1, dtype="bf16")
+    data = prepare_data(toy, tiny_bert.tokenizer, budget, seed=0)
+    result = run_trial(tiny_bert, data, CONFIG, budget, seed=0)
+    assert result.status == "complete", result.error
+    assert all(p.dtype == torch.float32 for p in tiny_bert.backbone.parameters())  # weights stay fp32
+
+
+def test_a_precision_autopeft_does_not_train_in_is_refused_by_field():
+    from autopeft.errors import UserError
+
+    with pytest.raises(UserError) as err:
+        Budget(dtype="int8")
+    assert err.value.field == "dtype" and "bf16" in err.value.fix

@@ -74,6 +74,10 @@ class RunSpec:
         # runs, and of runs on raw targets, stay as they were (a local task's kind is not known here)
         if not budget["standardise_targets"] or known_task_kind(self.task) == "classification":
             del budget["standardise_targets"]
+        # added with the current stack; at their defaults keys stay as they were
+        for name, default in (("dtype", "fp32"), ("gradient_checkpointing", False)):
+            if budget.get(name) == default:
+                del budget[name]
         payload = {
             "model": self.model,
             "task": self.task,

@@ -142,6 +142,8 @@ class SearchSettings:
                     raise UserError("reference", f"{name}={value}", "must be a finite number", "e.g. score=0.5")
             object.__setattr__(self, "reference", {k: float(v) for k, v in sorted(reference.items())} or None)
         check_device(self.device)
+        if self.budget.dtype == "fp16" and not str(self.device).startswith("cuda"):
+            raise UserError("dtype", "fp16", f"needs a CUDA device (device={self.device})", "use bf16 or fp32")
         if self.threads is not None and self.threads < 1:
             raise UserError("threads", self.threads, "must be at least 1", "omit it to use every core")
         if self.text_columns is not None:

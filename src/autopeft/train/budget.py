@@ -15,6 +15,9 @@ from autopeft.errors import UserError
 #: drill of issue 19), yet a user may mean it: a warning, not an error.
 LEARNING_RATE_WARN_ABOVE = 1.0
 
+#: The precisions a trial can train in (see :attr:`Budget.dtype`).
+DTYPES = ("fp32", "bf16", "fp16")
+
 #: The numeric fields, each with a value to suggest: each must be a finite number (inf and nan are refused).
 _NUMERIC_EXAMPLES = {
     "train_examples": 2000,
@@ -67,6 +70,11 @@ class Budget:
             and the parallel adapter collapse to a constant prediction (dev Spearman 0.04, predictions'
             std 0.0006-0.005); standardised, they reach 0.57 and 0.29, while Houlsby's adapter is
             unchanged (0.71 and 0.72).
+        dtype: ``"fp32"`` (default), ``"bf16"`` or ``"fp16"``: the forward pass runs under autocast at
+            that precision (weights and optimiser state stay fp32). ``fp16`` needs CUDA (with loss
+            scaling); ``bf16`` runs on CUDA or, slowly, on the CPU.
+        gradient_checkpointing: recompute activations in the backward pass instead of keeping them
+            (less memory for long inputs and large models, about a third more compute).
     """
 
     train_examples: int | None = 2000
@@ -83,6 +91,8 @@ class Budget:
     eval_batch_size: int = 128
     group_by_length: bool = True
     standardise_targets: bool = True
+    dtype: str = "fp32"
+    gradient_checkpointing: bool = False
 
     def __post_init__(self) -> None:
         for name, example in _NUMERIC_EXAMPLES.items():
@@ -109,7 +119,9 @@ class Budget:
         positive("evals_per_epoch", self.evals_per_epoch)
         positive("probe_examples", self.probe_examples, allow_none=True)
         positive("eval_batch_size", self.eval_batch_size)
-        for name in ("group_by_length", "standardise_targets"):
+        if self.dtype not in DTYPES:
+            raise UserError("dtype", self.dtype, "is not a precision autopeft trains in", f"use one of {DTYPES}")
+        for name in ("group_by_length", "standardise_targets", "gradient_checkpointing"):
             if not isinstance(getattr(self, name), bool):
                 raise UserError(name, getattr(self, name), "must be on or off", "use on or off")
         if not 0 <= self.warmup_ratio < 1:

@@ -5,6 +5,7 @@ Every trial of a search runs through :func:`run_trial`, in-process, with an expl
 
 from __future__ import annotations
 
+import contextlib
 import math
 import resource
 import sys
@@ -12,6 +13,7 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -62,6 +64,31 @@ class _PeakMemory:
                     return int(line.split()[1]) / 1024
         scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is bytes on macOS, KiB on Linux
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+
+
+def _precision(dtype: str, device: torch.device) -> tuple[Callable[[], Any], Any]:
+    """``(autocast context factory, gradient scaler or None)`` for a budget's ``dtype`` on ``device``.
+
+    Raises:
+        TrialError: ``fp16`` off CUDA (CPU autocast has no fp16 loss scaling; settings refuse it earlier).
+    """
+    if dtype == "fp32":
+        return contextlib.nullcontext, None
+    if dtype == "fp16" and device.type != "cuda":
+        raise TrialError(f"dtype fp16 needs a CUDA device (this trial runs on {device}); use bf16 or fp32")
+    half = torch.bfloat16 if dtype == "bf16" else torch.float16
+    scaler = torch.amp.GradScaler("cuda") if dtype == "fp16" else None
+    return (lambda: torch.autocast(device_type=device.type, dtype=half)), scaler
+
+
+def _checkpoint_activations(built: BuiltModel) -> None:
+    """Gradient checkpointing for this trial (undone when the trial releases the model)."""
+    model = built.model
+    if not getattr(model, "supports_gradient_checkpointing", False):
+        raise TrialError(f"{type(model).__name__} does not support gradient checkpointing")
+    # non-reentrant: gradients reach the PEFT modules although the frozen inputs need none
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    built.surgery.on_restore(model.gradient_checkpointing_disable)
 
 
 def _loss(logits: torch.Tensor, labels: torch.Tensor, regression: bool) -> torch.Tensor:
@@ -209,6 +236,9 @@ def run_trial(
     train_seconds = eval_seconds = 0.0
     tokens = 0
     try:
+        if budget.gradient_checkpointing:
+            _checkpoint_activations(built)
+        autocast, scaler = _precision(budget.dtype, device)
         regression = data.spec.kind == "regression"
         scale = target_scale(data, budget)
         steps_per_epoch = math.ceil(len(data.train) / budget.batch_size)
@@ -232,15 +262,21 @@ def run_trial(
                 t0 = time.perf_counter()
                 model.train()
                 batch = {k: v.to(device) for k, v in batch.items()}
-                logits = model(**batch).logits
+                with autocast():
+                    logits = model(**batch).logits
                 labels = labels.to(device)
                 if scale is not None:
                     labels = (labels.float() - scale[0]) / scale[1]
-                loss = _loss(logits, labels, regression)
+                loss = _loss(logits.float(), labels, regression)
                 if not torch.isfinite(loss):
                     raise TrialError(f"loss is {loss.item()} at step {step + 1}")
-                loss.backward()
-                optimiser.step()
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    scaler.step(optimiser)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    optimiser.step()
                 scheduler.step()
                 optimiser.zero_grad(set_to_none=True)
                 tokens += int(batch["attention_mask"].sum())
