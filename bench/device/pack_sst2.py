@@ -3,7 +3,7 @@
 That machine reaches no network and has its own PyTorch but not this project's pinned libraries, and
 what travels is capped at 64 MiB, less than MiniLM's 87 MiB of weights. So:
 
-* the project's libraries (transformers, adapters, optuna, ...) travel as an installed site folder for
+* the project's libraries (transformers, peft, optuna, ...) travel as an installed site folder for
   Python 3.12, ``site.tar.xz``;
 * MiniLM's word-embedding rows of every token that the table's data never holds are zeroed before
   compression (``model/model.safetensors.xz``; ``model/kept_ids.json`` lists the rows kept). A row
@@ -39,12 +39,17 @@ from autopeft.train.data import prepare_data
 # The table's budget (bench/README.md); the packed model is exact for this data only.
 BUDGET = Budget(train_examples=1000, val_examples=500, epochs=1, max_length=64)
 SEED = 0
-# Pinned as in pyproject.toml, with the dependencies that the GPU image lacks or holds in other versions.
+# The versions tested here (pyproject.toml's ranges), with the dependencies that the GPU image lacks or holds
+# in other versions. Changed from the adapters stack (transformers 4.57.6, adapters 1.3.0) of the committed
+# GPU run without a device to try it on: the first lent device checks that this set imports there.
 WHEELS = (
-    "transformers==4.57.6",
-    "tokenizers==0.22.2",
-    "huggingface_hub==0.36.2",
-    "adapters==1.3.0",
+    "transformers==5.23.0",
+    "tokenizers==0.23.3",
+    "huggingface_hub==2.4.0",
+    "typer==0.29.2",
+    "peft==0.21.2",
+    "accelerate==1.15.0",
+    "safetensors==0.8.0",
     "optuna==5.0.0",
     "alembic==1.20.1",
     "sqlalchemy==2.1.9",

@@ -90,3 +90,36 @@ def test_a_tokenizer_that_fails_to_load_is_a_user_error(tmp_path, tiny_model_dir
     with pytest.raises(UserError, match="has no tokenizer that loads") as err:
         BaseModel.load(str(broken))
     assert err.value.field == "model"
+
+
+def test_a_tokenizer_without_a_pad_token_pads_with_its_end_token(tokenizer):
+    """As decoder users do (GPT-2, Llama ship no pad token): the model learns the pad id, which its head
+    uses to find the last real token."""
+    import copy
+
+    from tests.conftest import tiny_family_config
+
+    from autopeft.models import BaseModel
+
+    no_pad = copy.deepcopy(tokenizer)
+    no_pad.pad_token = None
+    base = BaseModel.from_config(tiny_family_config("llama"), no_pad)
+    assert base.tokenizer.pad_token is not None and no_pad.pad_token is None  # a copy was changed
+    assert base.config.pad_token_id == base.tokenizer.pad_token_id
+    assert "token_type_ids" not in base.tokenizer("a b")  # Llama takes none
+
+
+def test_an_encoder_decoder_needs_a_tokenizer_that_ends_examples_with_eos(tokenizer):
+    import copy
+
+    from tests.conftest import tiny_family_config
+
+    from autopeft.models import BaseModel
+
+    no_end = copy.deepcopy(tokenizer)
+    no_end._tokenizer.post_processor = None  # no [CLS] ... [SEP] around the text
+    with pytest.raises(UserError, match="EOS") as err:
+        BaseModel.from_config(tiny_family_config("t5"), no_end)
+    assert err.value.field == "model"
+    base = BaseModel.from_config(tiny_family_config("t5"), tokenizer)
+    assert base.config.eos_token_id == tokenizer.sep_token_id  # the token BERT's tokenizer ends with

@@ -1,0 +1,38 @@
+"""A new user's first search on each kind of model: a tiny random model saved with ``save_pretrained``
+beside a tokenizer, searched through the command line on a local CSV task. Every trial completes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from tests.conftest import tiny_family_config
+
+from autopeft.cli import main
+
+#: Encoder-decoders (T5, BART), decoders with grouped-query attention (Llama, Qwen2, Mistral) and without
+#: (GPT-2), and an encoder other than BERT (DistilBERT).
+MODEL_TYPES = ["t5", "bart", "llama", "qwen2", "mistral", "gpt2", "distilbert"]
+
+
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
+def test_a_two_trial_search_completes_with_no_failed_trial(model_type, tmp_path, tokenizer, toy_csv, capsys):
+    from transformers import AutoModelForSequenceClassification
+
+    model_dir = tmp_path / model_type
+    torch.manual_seed(0)
+    AutoModelForSequenceClassification.from_config(tiny_family_config(model_type)).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    out = tmp_path / "search"
+    args = [
+        "search", "--model", str(model_dir), "--task", str(toy_csv), "--text-columns", "sentence",
+        "--label-column", "label", "--out", str(out), "--space", "extended", "--optimizer", "random",
+        "--trials", "2", "--train-examples", "64", "--val-examples", "32", "--max-length", "16", "--quiet",
+    ]  # fmt: skip
+    assert main(args) == 0, capsys.readouterr().err
+    trials = json.loads((out / "pareto.json").read_text())
+    statuses = [line.split(",") for line in (out / "trials.csv").read_text().splitlines()]
+    header = statuses[0]
+    assert [row[header.index("status")] for row in statuses[1:]] == ["complete", "complete"]
+    assert trials["trials"]
