@@ -207,7 +207,7 @@ def tiny_family_config(model_type: str, layers: int = 2, hidden: int = 32):
         "gpt_neox": dict(encoder, bos_token_id=101, eos_token_id=102),
         "modernbert": dict(
             encoder,
-            global_attn_every_n_layers=1,
+            local_attention=4,  # its second layer attends within 2 tokens of each token: shorter than the texts
             bos_token_id=101,
             eos_token_id=102,
             cls_token_id=101,
@@ -219,6 +219,7 @@ def tiny_family_config(model_type: str, layers: int = 2, hidden: int = 32):
         # constant across inputs, and a small adapter's ReLUs can all be off there (no gradient)
         "gte": dict(encoder, initializer_range=0.3),
         "phi3": dict(decoder, initializer_range=0.3),
+        "gemma3_text": dict(decoder, sliding_window=3),  # its sliding layers see fewer tokens than the texts have
     }
     for name in ("ernie", "xlm-roberta-xl", "data2vec-text", "esm", "biogpt", "nomic_bert", "jina_embeddings_v3"):
         kwargs[name] = encoder  # no grouped key-value heads
