@@ -191,9 +191,40 @@ def tiny_family_config(model_type: str, layers: int = 2, hidden: int = 32):
             decoder_ffn_dim=ffn,
         ),
         "gpt2": dict(n_embd=hidden, n_layer=layers, n_head=heads, bos_token_id=101, eos_token_id=102),
+        "gpt_bigcode": dict(
+            n_embd=hidden, n_layer=layers, n_head=heads, n_inner=ffn, bos_token_id=101, eos_token_id=102
+        ),
+        "ctrl": dict(n_embd=hidden, n_layer=layers, n_head=heads, dff=ffn),
+        "opt": dict(
+            hidden_size=hidden,
+            num_hidden_layers=layers,
+            num_attention_heads=heads,
+            ffn_dim=ffn,
+            word_embed_proj_dim=hidden,
+            bos_token_id=101,
+            eos_token_id=102,
+        ),
+        "gpt_neox": dict(encoder, bos_token_id=101, eos_token_id=102),
+        "modernbert": dict(
+            encoder,
+            local_attention=4,  # its second layer attends within 2 tokens of each token: shorter than the texts
+            bos_token_id=101,
+            eos_token_id=102,
+            cls_token_id=101,
+            sep_token_id=102,
+        ),
+        "roc_bert": dict(encoder, pronunciation_embed_dim=hidden, shape_embed_dim=hidden, shape_vocab_size=100),
+        "esmc": dict(encoder, num_key_value_heads=heads),  # ESM C has no grouped key-value heads
+        # a wider initialisation, as tiny_config's: with 0.02 the pooled token's activations are nearly
+        # constant across inputs, and a small adapter's ReLUs can all be off there (no gradient)
+        "gte": dict(encoder, initializer_range=0.3),
+        "phi3": dict(decoder, initializer_range=0.3),
+        "gemma3_text": dict(decoder, sliding_window=3),  # its sliding layers see fewer tokens than the texts have
     }
+    for name in ("ernie", "xlm-roberta-xl", "data2vec-text", "esm", "biogpt", "nomic_bert", "jina_embeddings_v3"):
+        kwargs[name] = encoder  # no grouped key-value heads
     kwargs["mt5"] = kwargs["umt5"] = kwargs["t5"]
-    kwargs["mbart"] = kwargs["bart"]
+    kwargs["mbart"] = kwargs["plbart"] = kwargs["bart"]
     options = kwargs.get(model_type, decoder)
     extra = {"decoder_start_token_id": 0} if model_type in ("t5", "mt5", "umt5") else {}
     return AutoConfig.for_model(

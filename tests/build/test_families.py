@@ -114,7 +114,25 @@ def test_a_saved_run_loads_back_with_equal_outputs(family_base, tmp_path):
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("model_type", ["llama", "gpt2"])
+#: One decoder-only model type of each family that has them (fused projections with grouped or
+#: multi-query heads included: phi3, gpt_bigcode).
+DECODERS = [
+    "llama",
+    "gpt2",
+    "gpt_bigcode",
+    "opt",
+    "biogpt",
+    "gpt_neox",
+    "persimmon",
+    "ctrl",
+    "phi",
+    "phi3",
+    "starcoder2",
+    "modernbert-decoder",
+]
+
+
+@pytest.mark.parametrize("model_type", DECODERS)
 def test_a_prefix_keeps_decoders_causal(model_type, tokenizer):
     from autopeft.models import BaseModel
 

@@ -29,7 +29,9 @@ class PrefixKind(ModuleKind):
 
         sites, model, surgery = target.sites, target.model, target.surgery
         fused = sites.family.roles.get("key") == sites.family.roles.get("query")
-        widths = [out_features(sites.module(p)) // (3 if fused else 1) for p in sites.paths("key", layers)]
+        widths = [out_features(sites.module(p)) for p in sites.paths("key", layers)]
+        if fused:
+            widths = [_fused_kv_width(width, model.config, target.hidden_size) for width in widths]
         pool = PrefixPool(
             int(options["size"]),
             target.hidden_size,
@@ -55,6 +57,16 @@ class PrefixKind(ModuleKind):
 
     def presets(self) -> tuple[Preset, ...]:
         return (Preset("prefix", "Prefix-tuning", "Li & Liang 2021", {"prefix": {"size": 30}}),)
+
+
+def _fused_kv_width(fused: int, config: Any, hidden_size: int) -> int:
+    """The width of the keys (= of the values) of a fused query-key-value projection with ``fused``
+    outputs: what the queries (heads × head size) leave, halved. A third for multi-head attention
+    (GPT-2), less with grouped (Phi-3) or multi-query (GPTBigCode) attention."""
+    config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    heads = int(config.num_attention_heads)
+    head_size = getattr(config, "head_dim", None) or hidden_size // heads
+    return (fused - heads * head_size) // 2
 
 
 PREFIX = PrefixKind(
