@@ -44,7 +44,7 @@ CONFIGS = 12
 SEEDS = (0, 1)
 
 
-def run(out: Path) -> None:
+def run(out: Path, configs: int = CONFIGS, seeds: tuple[int, ...] = SEEDS) -> None:
     import numpy as np
     import torch
 
@@ -60,11 +60,11 @@ def run(out: Path) -> None:
     base = BaseModel.load("minilm")
     space = SearchSpace.named("paper", base.config.num_hidden_layers, base.config.hidden_size)
     rng = np.random.default_rng(0)
-    configs = []
-    while len(configs) < CONFIGS:
+    chosen: list = []
+    while len(chosen) < configs:
         config = space.sample(rng)
-        if config.key() not in {c.key() for c in configs}:
-            configs.append(config)
+        if config.key() not in {c.key() for c in chosen}:
+            chosen.append(config)
     budget = Budget(train_examples=1000, val_examples=400, max_length=64)
     task = load_task("glue/sst2", os.environ.get("AUTOPEFT_DATA", "../shared/data"))
     data = prepare_data(task, base.tokenizer, budget, 0)
@@ -72,8 +72,8 @@ def run(out: Path) -> None:
 
     rows = json.loads(out.read_text())["rows"] if out.exists() else []
     done = {(r["config"], r["seed"]) for r in rows}
-    for i, config in enumerate(configs):
-        for seed in SEEDS:
+    for i, config in enumerate(chosen):
+        for seed in seeds:
             if (config.key(), seed) in done:
                 continue
             t0 = time.perf_counter()
@@ -87,9 +87,10 @@ def run(out: Path) -> None:
                     "score": result.score,
                     "peft_params": result.peft_params,
                     "seconds": time.perf_counter() - t0,
+                    "train_seconds": result.train_seconds,
                 }
             )
-            print(f"[{i + 1}/{CONFIGS} seed {seed}] {config.describe()}: {result.status} {result.score} "
+            print(f"[{i + 1}/{configs} seed {seed}] {config.describe()}: {result.status} {result.score} "
                   f"({rows[-1]['seconds']:.0f} s)", flush=True)  # fmt: skip
             out.write_text(json.dumps({
                 "autopeft": getattr(autopeft, "__version__", "?"),
@@ -149,13 +150,15 @@ def main() -> None:
     sub = parser.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
     r.add_argument("--out", type=Path, required=True)
+    r.add_argument("--configs", type=int, default=CONFIGS, help="the first N configurations of the draw")
+    r.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="comma-separated trial seeds")
     c = sub.add_parser("compare")
     c.add_argument("old", type=Path)
     c.add_argument("new", type=Path)
     c.add_argument("--json", type=Path, default=Path(__file__).with_name("comparison.json"))
     args = parser.parse_args()
     if args.cmd == "run":
-        run(args.out)
+        run(args.out, args.configs, tuple(int(x) for x in args.seeds.split(",")))
     else:
         args.json.write_text(json.dumps(compare(args.old, args.new), indent=1))
 
