@@ -11,7 +11,7 @@ from typing import Any
 # between the search's progress lines. Warnings only; errors still show; the user's own setting wins.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 #: The Python API (:mod:`autopeft.api`), loaded on first use so that ``import autopeft`` stays light.
 _API = ("search", "load", "resume", "SearchResult", "search_settings")

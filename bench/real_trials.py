@@ -1,0 +1,64 @@
+"""The real-trial comparison of issue 18, as pre-registered in ``bench/preregistration_real_trials.md``:
+``saas``, ``gp``, ``tpe`` and ``random``, optimiser seeds 0-4, 50 real MiniLM trials each on glue/sst2 at
+the demo's fidelity. Runs the searches in a fixed order, seed by seed (every optimiser's seed k before
+any seed k+1, so that a partial run still holds complete pairs), each through the command line;
+a search that exists is resumed, one that is finished is skipped. Stop it at will and run it again.
+
+    .venv/bin/python bench/real_trials.py                  # all of them, resumable
+    .venv/bin/python bench/real_trials.py --status         # what is done
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "results" / "real_trials" / "sst2"
+OPTIMISERS = ("random", "tpe", "gp", "saas")
+SEEDS = range(5)
+TRIALS = 50
+BUDGET = ["--train-examples", "1000", "--val-examples", "400", "--max-length", "64"]
+
+
+def _done(folder: Path) -> int:
+    """Trials the search's ledger holds as finished (complete or failed), from its trials.csv."""
+    table = folder / "trials.csv"
+    if not table.is_file():
+        return 0
+    return max(0, len(table.read_text().strip().splitlines()) - 1)
+
+
+def _command(optimiser: str, seed: int, folder: Path) -> list[str]:
+    autopeft = [sys.executable, "-m", "autopeft"]
+    if (folder / "search.json").is_file():
+        return [*autopeft, "resume", str(folder), "--quiet"]
+    return [
+        *autopeft, "search", "--model", "minilm", "--task", "glue/sst2", "--space", "paper",
+        "--optimizer", optimiser, "--optimizer-seed", str(seed), "--seed", "0", "--trials", str(TRIALS),
+        "--batch", "1", "--init-trials", "10", *BUDGET, "--out", str(folder), "--quiet",
+    ]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--status", action="store_true", help="print the trials done per search and stop")
+    args = parser.parse_args()
+    plan = [(o, k, OUT / f"{o}-{k}") for k in SEEDS for o in OPTIMISERS]
+    if args.status:
+        print(json.dumps({f"{o}-{k}": _done(f) for o, k, f in plan}, indent=1))
+        return
+    for optimiser, seed, folder in plan:
+        if _done(folder) >= TRIALS:
+            continue
+        print(f"{optimiser} seed {seed}: {_done(folder)}/{TRIALS} done", flush=True)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        code = subprocess.call(_command(optimiser, seed, folder))
+        if code not in (0, 1):  # 1: some trials failed, the search still ran; others stop the plan
+            raise SystemExit(f"{optimiser} seed {seed} stopped with exit code {code}")
+
+
+if __name__ == "__main__":
+    main()
