@@ -225,6 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(needs --evals-per-epoch >= 2)",
     )
     p.add_argument("--stop-margin", type=float, default=None, help="early stopping's margin in score units (0.028)")
+    p.add_argument(
+        "--search-lr",
+        action="store_true",
+        help="also search the learning rate: 0.1x, 0.3x, 1x and 3x --learning-rate (1e-4 ... 3e-3 by default)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars or lines (the front is still printed)")
     _add_report_to(p, "none")
     _add_budget_args(p)

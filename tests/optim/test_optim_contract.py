@@ -301,3 +301,15 @@ def test_stopped_results_are_accepted_and_never_proposed_again(name: str) -> Non
     assert len(later) == 6
     assert_valid_members(SMALL, later)
     assert not set(keys(first)) & set(keys(later))
+
+
+#: A space with a searched learning rate: its last dimension is not a module, so a configuration with
+#: every module off stays invalid whatever its rate.
+WITH_LR = SearchSpace("lr", 3, 16, ("serial", "parallel"), sizes=(1, 4), learning_rates=(1e-4, 3e-4, 1e-3, 3e-3))
+
+
+def test_a_searched_learning_rate_is_proposed_within_valid_configurations(name: str) -> None:
+    proposed = run_loop(make_optimiser(name, WITH_LR, seed=4, reference=REF), rounds=5, batch=3)
+    assert len(proposed) == 15 and len(set(keys(proposed))) == 15
+    assert_valid_members(WITH_LR, proposed)
+    assert len({c.learning_rate for c in proposed}) > 1

@@ -299,3 +299,20 @@ def test_a_stopped_trial_is_training_data_at_its_predicted_score() -> None:
     opt.tell([result(c) for c in configs[:4]] + [stopped(configs[4], predicted=0.61)])
     assert opt.n_train == 5
     assert opt._train_y[-1][0] == 0.61  # the prediction, not the partial score 0.5
+
+
+def test_the_model_proposes_valid_configurations_with_a_searched_learning_rate() -> None:
+    """The learning rate is the last dimension and not a module: a proposal with every module off is
+    invalid whatever its rate (the model's candidate filter reads the space's module dimensions)."""
+    space = SearchSpace("lr", 3, 16, ("serial", "parallel"), sizes=(1, 4), learning_rates=(1e-4, 3e-4, 1e-3))
+    opt = gp(space, seed=2)
+    # the candidate filter itself: a layer on, every module off, the highest rate → not a candidate
+    assert opt._valid(np.array([[1, 0, 0, 0, 0, 2], [1, 0, 0, 1, 0, 0]])).tolist() == [False, True]
+    proposed = []
+    for _ in range(4):
+        batch = opt.ask(3)
+        proposed += batch
+        opt.tell([result(c) for c in batch])
+    assert opt.last_ask_model_steps == 3
+    assert_valid_members(space, proposed)
+    assert len(set(keys(proposed))) == 12

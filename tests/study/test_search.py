@@ -336,3 +336,15 @@ def test_the_optimiser_aims_at_the_reference_the_study_records(tmp_path, toy_csv
     first = search.results[0]
     assert recorded == pytest.approx([0.0, 10.0, DEFAULT_COST_FACTOR * first.train_seconds])
     assert search.optimiser.reference.tolist() == pytest.approx(recorded)
+
+
+def test_a_searched_learning_rate_is_a_parameter_of_every_trial(tmp_path, toy_csv, tiny_bert):
+    from autopeft.space import learning_rate_choices
+
+    out = tmp_path / "s"
+    outcome = run_search(_settings(toy_csv, search_lr=True, trials=3), out, echo=lambda _: None, base=tiny_bert)
+    rates = learning_rate_choices(BUDGET.learning_rate)
+    assert all(r.config["learning_rate"] in rates for r in outcome.results)
+    study = _ledger(out).study  # the plain Optuna study holds the rate as a real value
+    assert all(t.params["learning_rate"] in rates for t in study.trials)
+    assert json.loads((out / "search.json").read_text())["search_lr"] is True

@@ -341,3 +341,15 @@ def test_a_precision_autopeft_does_not_train_in_is_refused_by_field():
     with pytest.raises(UserError) as err:
         Budget(dtype="int8")
     assert err.value.field == "dtype" and "bf16" in err.value.fix
+
+
+def test_a_configuration_with_a_learning_rate_trains_with_it():
+    from autopeft.methods import Method
+    from autopeft.train.trainer import learning_rate
+
+    budget = _budget(learning_rate=1e-3)
+    assert learning_rate(CONFIG, budget) == 1e-3
+    searched = PeftConfig(layers=(1, 1, 1), parallel=16, learning_rate=3e-4)
+    assert learning_rate(searched, budget) == 3e-4
+    picked = Method(name="autopeft-1", label="picked", kind="config", config=searched)
+    assert learning_rate(picked, budget) == 3e-4  # retraining a pick keeps the rate the search chose

@@ -118,8 +118,10 @@ class ModuleKind(ABC):
     first: bool = False
 
     def __post_init__(self) -> None:
-        if not self.name.isidentifier() or self.name.startswith("_") or self.name == "layers":
-            raise ValueError(f"module kind name {self.name!r} must be an identifier, not 'layers' or private")
+        if not self.name.isidentifier() or self.name.startswith("_") or self.name in ("layers", "learning_rate"):
+            raise ValueError(
+                f"module kind name {self.name!r} must be an identifier, not 'layers', 'learning_rate' or private"
+            )
         if self.dimension not in ("size", "switch"):
             raise ValueError(f"module kind {self.name!r}: dimension must be 'size' or 'switch', not {self.dimension!r}")
 

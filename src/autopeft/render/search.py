@@ -84,7 +84,7 @@ def format_config(config: dict[str, Any]) -> str:
         else:
             parts.append(f"layers={layers}")
     keys = [k for k in MODULES if k in config]
-    keys += sorted(k for k in config if k != "layers" and k not in MODULES)
+    keys += sorted(k for k in config if k not in ("layers", "learning_rate") and k not in MODULES)
     modules = 0
     for key in keys:
         value = config[key]
@@ -101,6 +101,8 @@ def format_config(config: dict[str, Any]) -> str:
             parts.append(f"{key}={value}")
     if modules == 0:
         parts.append("(no modules)")
+    if isinstance(config.get("learning_rate"), (int, float)):
+        parts.append(f"lr={config['learning_rate']:g}")  # as PeftConfig.describe
     return " ".join(parts)
 
 

@@ -18,6 +18,7 @@ Dimensions come in this order: layers 0..L-1, then the modules in the order of `
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -47,6 +48,8 @@ class PeftConfig:
     Args:
         layers: one bit per transformer layer (index 0 = the layer nearest the embeddings); every
             module present goes into exactly the layers that are on.
+        learning_rate: the peak learning rate this configuration trains with, when the search chooses it
+            (``--search-lr``); None = the budget's.
         **modules: ``kind name = value``: a size (0 = off) for a sized kind (a serial or parallel
             adapter's bottleneck, a prefix length, a LoRA rank), ``True``/``False`` for a switch ((IA)³).
 
@@ -58,8 +61,9 @@ class PeftConfig:
     layers: tuple[bool, ...]
     # the modules that are on, as (name, value) in registration order: what equality and hashing compare
     _on: tuple[tuple[str, int | bool], ...]
+    learning_rate: float | None
 
-    def __init__(self, layers: Sequence[bool], **modules: Any) -> None:
+    def __init__(self, layers: Sequence[bool], learning_rate: float | None = None, **modules: Any) -> None:
         if not modules.keys() <= MODULES.keys():
             unknown = sorted(set(modules) - set(MODULES))
             raise TypeError(f"PeftConfig got unknown module kinds {unknown}; registered: {list(MODULES)}")
@@ -72,6 +76,7 @@ class PeftConfig:
                 on.append((name, value))
         object.__setattr__(self, "layers", tuple(bool(b) for b in layers))
         object.__setattr__(self, "_on", tuple(on))
+        object.__setattr__(self, "learning_rate", _check_learning_rate(learning_rate))
         if not self.layers:
             raise UserError("layers", self.layers, "needs one bit per transformer layer", "give the bits")
 
@@ -83,7 +88,8 @@ class PeftConfig:
 
     def __repr__(self) -> str:
         modules = "".join(f", {name}={value!r}" for name, value in self._on)
-        return f"{type(self).__name__}(layers={self.layers!r}{modules})"
+        lr = "" if self.learning_rate is None else f", learning_rate={self.learning_rate!r}"
+        return f"{type(self).__name__}(layers={self.layers!r}{lr}{modules})"
 
     @property
     def active_layers(self) -> tuple[int, ...]:
@@ -107,17 +113,22 @@ class PeftConfig:
     def to_dict(self) -> dict[str, Any]:
         """``{"layers": [bool, ...], <kind>: value, ...}`` in registration order: every kind that is on,
         and every kind listed when off (:attr:`~autopeft.modules.ModuleKind.listed_when_off`: the
-        built-in kinds, as saved searches hold them)."""
+        built-in kinds, as saved searches hold them), then ``learning_rate`` when the configuration has
+        one (so that configurations without one keep the dicts and keys saved before it existed)."""
         values = {name: getattr(self, name) for name, kind in MODULES.items()}
         listed = {name: v for name, v in values.items() if v or MODULES[name].listed_when_off}
-        return {"layers": list(self.layers), **listed}
+        lr = {} if self.learning_rate is None else {"learning_rate": self.learning_rate}
+        return {"layers": list(self.layers), **listed, **lr}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PeftConfig:
-        unknown = set(data) - {"layers", *MODULES}
+        unknown = set(data) - {"layers", "learning_rate", *MODULES}
         if unknown:
             raise UserError(
-                "config", sorted(unknown), "unknown configuration fields", f"use only {[*MODULES, 'layers']}"
+                "config",
+                sorted(unknown),
+                "unknown configuration fields",
+                f"use only {[*MODULES, 'layers', 'learning_rate']}",
             )
         layers = data.get("layers")
         if not isinstance(layers, (list, tuple)):
@@ -128,7 +139,31 @@ class PeftConfig:
         """Compact human form, e.g. ``L[3,4,5] parallel=96 prefix=3``."""
         parts = [f"L[{','.join(map(str, self.active_layers))}]"]
         parts += [MODULES[name].describe(value) for name, value in self._on]
+        if self.learning_rate is not None:
+            parts.append(f"lr={self.learning_rate:g}")
         return " ".join(parts)
+
+
+def _check_learning_rate(value: Any) -> float | None:
+    if value is None:
+        return None
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    if not ok:
+        raise UserError("learning_rate", value, "must be a positive number", "e.g. 3e-4, or leave it out")
+    return float(value)
+
+
+#: A searched learning rate's choices, as factors of the budget's learning rate: log-spaced about half a
+#: decade apart, from a tenth of it to three times it (1e-4, 3e-4, 1e-3, 3e-3 around 1e-3, where PEFT
+#: modules usually train well; the committed reproduction's parallel adapter and MAM did far better at
+#: 3e-4 than at 1e-3).
+LEARNING_RATE_FACTORS = (0.1, 0.3, 1.0, 3.0)
+
+
+def learning_rate_choices(center: float) -> tuple[float, ...]:
+    """The learning rates a ``--search-lr`` space offers around ``center``, ascending, each rounded to one
+    significant digit (``1e-3`` gives ``(1e-4, 3e-4, 1e-3, 3e-3)``)."""
+    return tuple(sorted({float(f"{center * f:.0e}") for f in LEARNING_RATE_FACTORS}))
 
 
 DimensionKind = Literal["bit", "ordinal"]
@@ -166,6 +201,8 @@ class SearchSpace:
         sizes: the non-zero sizes of every sized module, ascending; default the scale its sized kinds
             share on a model of hidden size H (:meth:`~autopeft.modules.ModuleKind.scale`, for every
             built-in kind :func:`~autopeft.modules.size_scale` of H).
+        learning_rates: the peak learning rates searched (a last, ordinal dimension ``learning_rate``),
+            ascending; empty (the default) = none searched, every trial trains with the budget's.
     """
 
     name: str
@@ -173,6 +210,7 @@ class SearchSpace:
     hidden_size: int
     modules: tuple[str, ...]
     sizes: tuple[int, ...] = field(default=())
+    learning_rates: tuple[float, ...] = field(default=())
 
     def __post_init__(self) -> None:
         if self.num_layers < 1:
@@ -193,6 +231,10 @@ class SearchSpace:
             object.__setattr__(self, "sizes", self._shared_scale())
         if any(s < 1 for s in self.sizes) or list(self.sizes) != sorted(set(self.sizes)):
             raise UserError("sizes", self.sizes, "must be distinct positive integers, ascending", "fix sizes")
+        rates = tuple(_check_learning_rate(r) for r in self.learning_rates)
+        if list(rates) != sorted(set(rates)):
+            raise UserError("learning_rates", self.learning_rates, "must be distinct, ascending", "sort them")
+        object.__setattr__(self, "learning_rates", rates)
 
     def _shared_scale(self) -> tuple[int, ...]:
         """The one size scale of this space's sized kinds (:func:`size_scale` of H if it has none)."""
@@ -210,7 +252,7 @@ class SearchSpace:
         return cls(name=name, num_layers=num_layers, hidden_size=hidden_size, modules=SPACES[name])
 
     @classmethod
-    def for_model_config(cls, name: str, model_config: Any) -> SearchSpace:
+    def for_model_config(cls, name: str, model_config: Any, learning_rates: Sequence[float] = ()) -> SearchSpace:
         """A named space sized from a ``transformers`` config: the layers of every stack (an
         encoder-decoder's encoder and decoder layers), its hidden size, and the named space's modules
         that can be placed in the model's family (:func:`autopeft.modules.families.unplaceable` says why
@@ -233,7 +275,11 @@ class SearchSpace:
                 "use another space or model",
             )
         return cls(
-            name=name, num_layers=layer_count(model_config), hidden_size=hidden_size(model_config), modules=modules
+            name=name,
+            num_layers=layer_count(model_config),
+            hidden_size=hidden_size(model_config),
+            modules=modules,
+            learning_rates=tuple(learning_rates),
         )
 
     # --- dimensions and encoding -------------------------------------------------------------
@@ -245,7 +291,14 @@ class SearchSpace:
             Dimension(m, "ordinal" if MODULES[m].dimension == "size" else "bit", MODULES[m].choices(self.sizes))
             for m in self.modules
         ]
-        return (*layers, *modules)
+        rates = [Dimension("learning_rate", "ordinal", self.learning_rates)] if self.learning_rates else []
+        return (*layers, *modules, *rates)
+
+    @property
+    def module_dimensions(self) -> slice:
+        """Where the module dimensions lie in :attr:`dimensions` (after the layer bits, before the
+        learning rate): a configuration is valid when a layer bit and a module dimension are non-zero."""
+        return slice(self.num_layers, self.num_layers + len(self.modules))
 
     @property
     def size(self) -> int:
@@ -253,13 +306,15 @@ class SearchSpace:
         module_combos = 1
         for m in self.modules:
             module_combos *= len(MODULES[m].choices(self.sizes))
-        return (2**self.num_layers - 1) * (module_combos - 1)
+        return (2**self.num_layers - 1) * (module_combos - 1) * max(1, len(self.learning_rates))
 
     def encode(self, config: PeftConfig) -> np.ndarray:
         """Configuration → vector, shape ``(len(self.dimensions),)``, float64 (see module docstring)."""
         self.check(config)
         values: list[float] = [float(b) for b in config.layers]
         values += [float(MODULES[m].choices(self.sizes).index(getattr(config, m))) for m in self.modules]
+        if self.learning_rates:
+            values.append(float(self.learning_rates.index(config.learning_rate)))
         return np.asarray(values, dtype=np.float64)
 
     def decode(self, vector: Sequence[float] | np.ndarray) -> PeftConfig:
@@ -271,7 +326,7 @@ class SearchSpace:
         idx = [int(np.clip(np.rint(v), 0, d.cardinality - 1)) for v, d in zip(vec, dims, strict=True)]
         layers = tuple(bool(i) for i in idx[: self.num_layers])
         kwargs = {d.name: d.choices[i] for d, i in zip(dims[self.num_layers :], idx[self.num_layers :], strict=True)}
-        return PeftConfig(layers=layers, **kwargs)
+        return PeftConfig(layers=layers, **kwargs)  # learning_rate, when searched, is one of the kwargs
 
     def bounds(self) -> np.ndarray:
         """Box bounds of the encoding, shape ``(2, d)``: row 0 lower, row 1 upper (inclusive)."""
@@ -292,6 +347,14 @@ class SearchSpace:
                 raise UserError(m, v, f"module is not in the {self.name!r} space", f"search {self.modules}")
             if m in self.modules and v not in kind.choices(self.sizes):
                 raise UserError(m, v, "size is not on this space's scale", f"use one of {self.sizes}")
+        if self.learning_rates and config.learning_rate not in self.learning_rates:
+            raise UserError(
+                "learning_rate", config.learning_rate, "is not among this space's", f"use one of {self.learning_rates}"
+            )
+        if not self.learning_rates and config.learning_rate is not None:
+            raise UserError(
+                "learning_rate", config.learning_rate, "this space does not search it", "leave it out of the config"
+            )
         if not config.is_valid:
             raise UserError(
                 "config",
@@ -320,7 +383,12 @@ class SearchSpace:
         """One row per dimension, for ``autopeft space``."""
         rows = []
         for d in self.dimensions:
-            what = "insert modules in this layer" if d.name.startswith("layer_") else MODULES[d.name].description
+            if d.name.startswith("layer_"):
+                what = "insert modules in this layer"
+            elif d.name == "learning_rate":
+                what = "peak learning rate of the trial (--search-lr)"
+            else:
+                what = MODULES[d.name].description
             rows.append({"name": d.name, "kind": d.kind, "choices": list(d.choices), "meaning": what})
         return rows
 
@@ -331,6 +399,8 @@ class SearchSpace:
             "hidden_size": self.hidden_size,
             "modules": list(self.modules),
             "sizes": list(self.sizes),
+            # only when searched, so that spaces saved before it existed compare equal
+            **({"learning_rates": list(self.learning_rates)} if self.learning_rates else {}),
         }
 
     @classmethod
@@ -341,4 +411,5 @@ class SearchSpace:
             hidden_size=int(data["hidden_size"]),
             modules=tuple(data["modules"]),
             sizes=tuple(data.get("sizes", ())),
+            learning_rates=tuple(data.get("learning_rates", ())),
         )

@@ -48,7 +48,7 @@ from autopeft.records.io import atomic_write_text
 from autopeft.records.objectives import Objective
 from autopeft.records.trial import TrialResult
 from autopeft.render import plot_hypervolume, plot_pareto, write_pareto_json, write_trials_csv
-from autopeft.space import PeftConfig, SearchSpace
+from autopeft.space import PeftConfig, SearchSpace, learning_rate_choices
 from autopeft.study.ledger import STUDY_NAME, Ledger
 from autopeft.study.ownership import SearchOwner
 from autopeft.study.settings import (
@@ -197,7 +197,8 @@ def prepare(
     """
     settings = for_directory(settings, out_dir)
     model_config = base.config if base is not None else load_model_config(settings.model)
-    space = SearchSpace.for_model_config(settings.space, model_config)
+    rates = learning_rate_choices(settings.budget.learning_rate) if settings.search_lr else ()
+    space = SearchSpace.for_model_config(settings.space, model_config, learning_rates=rates)
     task = settings.load_task()
     echo(f"task {task.spec.name}: {len(task.train)} training examples; metric {task.spec.main_metric}")
     echo(f"search space {space.name!r}: {len(space.dimensions)} dimensions, {space.size:,} valid configurations")

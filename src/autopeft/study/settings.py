@@ -34,6 +34,7 @@ IDENTITY_FIELDS = (
     "label_column",
     "task_kind",
     "space",
+    "search_lr",
     "seed",
     "budget",
     "objectives",
@@ -78,6 +79,9 @@ class SearchSettings:
             objectives ``score,params``.
         stop_margin: the early-stopping rule's margin in score units (see
             :data:`~autopeft.study.stopping.DEFAULT_MARGIN`).
+        search_lr: also search the peak learning rate, over
+            :func:`~autopeft.space.learning_rate_choices` of the budget's learning rate (a dimension of the
+            space; each trial trains with the rate its configuration holds).
         report_to: experiment trackers that log every trial (:mod:`autopeft.tracking`): ``mlflow``,
             ``tensorboard``, both, or none (the default); given as names or as comma-separated text
             (``"mlflow,tensorboard"``, ``"all"``, ``"none"``), kept as a tuple of names. Not part of the
@@ -92,6 +96,7 @@ class SearchSettings:
     label_column: str | None = None
     task_kind: str | None = None
     space: str = "paper"
+    search_lr: bool = False
     optimizer: str = OPTIMISERS[0]
     init_trials: int | None = None
     batch: int = 1

@@ -81,6 +81,15 @@ def _precision(dtype: str, device: torch.device) -> tuple[Callable[[], Any], Any
     return (lambda: torch.autocast(device_type=device.type, dtype=half)), scaler
 
 
+def learning_rate(config: PeftConfig | Method, budget: Budget) -> float:
+    """The peak learning rate of a trial: the configuration's own when the search chose one
+    (``--search-lr``; a picked configuration keeps it), else the budget's."""
+    peft = config.config if isinstance(config, Method) else config
+    if isinstance(peft, PeftConfig) and peft.learning_rate is not None:
+        return peft.learning_rate
+    return budget.learning_rate
+
+
 def _checkpoint_activations(built: BuiltModel) -> None:
     """Gradient checkpointing for this trial (undone when the trial releases the model)."""
     model = built.model
@@ -246,7 +255,8 @@ def run_trial(
         evals = eval_steps(steps_per_epoch, total, budget.evals_per_epoch)
         probe = data.probe(budget.probe_examples)
         params = [p for p in model.parameters() if p.requires_grad]
-        optimiser = torch.optim.AdamW(params, lr=budget.learning_rate, weight_decay=budget.weight_decay)
+        lr = learning_rate(config, budget)
+        optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=budget.weight_decay)
         warmup = int(budget.warmup_ratio * total)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimiser,
