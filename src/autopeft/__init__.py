@@ -14,7 +14,7 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 __version__ = "0.2.0"
 
 #: The Python API (:mod:`autopeft.api`), loaded on first use so that ``import autopeft`` stays light.
-_API = ("search", "load", "resume", "SearchResult", "search_settings")
+_API = ("search", "load", "resume", "export", "SearchResult", "search_settings")
 
 __all__ = ["Budget", "SearchSettings", *_API]
 

@@ -36,7 +36,7 @@ from autopeft.records.trial import TrialResult
 from autopeft.study.settings import SearchSettings, load_settings
 from autopeft.train.budget import Budget
 
-__all__ = ["SearchResult", "load", "resume", "run", "search", "search_settings"]
+__all__ = ["SearchResult", "export", "load", "resume", "run", "search", "search_settings"]
 
 _SETTINGS_FIELDS = {f.name for f in dataclasses.fields(SearchSettings)} - {"budget"}
 _BUDGET_FIELDS = {f.name for f in dataclasses.fields(Budget)}
@@ -254,6 +254,32 @@ def load(out: str | Path) -> SearchResult:
     return SearchResult(
         dir=Path(out), settings=opened.settings, trials=tuple(opened.results), reference=opened.reference
     )
+
+
+def export(
+    out: str | Path,
+    to: str | Path,
+    *,
+    pareto: int | None = None,
+    trial: int | None = None,
+    format: str = "peft",
+    merge: bool = False,
+    device: str = "cpu",
+    quiet: bool = False,
+) -> Path:
+    """Train the configuration at Pareto index ``pareto`` (or trial number ``trial``) of the search in
+    ``out`` again, as its trial trained, and write it to the new directory ``to``: an HF PEFT adapter
+    (``format="peft"``, LoRA alone or (IA)³ alone; ``merge=True``: a whole model with the weights
+    merged) or autopeft's own format (``"native"``). Returns ``to``. See :mod:`autopeft.exporting`."""
+    from autopeft.exporting import export_search
+
+    to = Path(to)
+    if to.exists() and (not to.is_dir() or any(to.iterdir())):
+        raise UserError("to", str(to), "exists and is not an empty directory", "give a new directory")
+    done = export_search(
+        out, to, pareto=pareto, trial=trial, fmt=format, merge=merge, device=device, echo=_silent if quiet else print
+    )
+    return done.out
 
 
 def _silent(line: str) -> None:

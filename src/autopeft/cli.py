@@ -268,6 +268,22 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--no-save-adapters", action="store_true", help="do not save the trained adapters")
         _add_run_args(p, out_help=f"results folder (default DIR/{name})")
 
+    p = sub.add_parser(
+        "export",
+        help="train one configuration of the search in DIR again and write it for deployment",
+        description="The search keeps no weights: the configuration is trained again exactly as its trial was "
+        "(the search's data, budget and the trial's seed), then written as an HF PEFT adapter (LoRA alone or "
+        "(IA)3 alone; --merge: a whole model with the weights merged) or in autopeft's own format (any "
+        "configuration).",
+    )
+    p.add_argument("dir", help="a search directory")
+    p.add_argument("--pick", dest="pareto", type=int, default=None, help="Pareto index as `autopeft show` lists it")
+    p.add_argument("--trial", type=int, default=None, help="or a trial number")
+    p.add_argument("--format", default="peft", help="peft (HF PEFT's adapter format) or native (default peft)")
+    p.add_argument("--merge", action="store_true", help="with --format peft: merge the adapter into the weights")
+    p.add_argument("--out", required=True, help="a new (or empty) directory")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+
     p = sub.add_parser("baselines", help="run the standard PEFT methods and full fine-tuning on tasks")
     p.add_argument("--task", required=True, help="task(s), comma-separated: glue/rte,superglue/cb")
     p.add_argument("--model", default="minilm", help="minilm, a model directory or a hub name")
@@ -555,6 +571,27 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from autopeft.exporting import export_search
+
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError("out", args.out, "exists and is not an empty directory", "give a new directory")
+    done = export_search(
+        args.dir, out, pareto=args.pareto, trial=args.trial, fmt=args.format, merge=args.merge, device=args.device
+    )
+    how = {
+        ("peft", False): "PeftModel.from_pretrained(AutoModelForSequenceClassification.from_pretrained(MODEL, "
+        "num_labels=N), OUT)",
+        ("peft", True): "AutoModelForSequenceClassification.from_pretrained(OUT)",
+        ("native", False): "autopeft.build.load_saved(autopeft.models.BaseModel.load(MODEL).backbone, OUT)",
+    }[(done.format, done.merged)]
+    print(f"written to {done.out}; load it with {how}")
+    return EXIT_OK
+
+
 COMMANDS = {
     "space": cmd_space,
     "search": cmd_search,
@@ -562,6 +599,7 @@ COMMANDS = {
     "show": cmd_show,
     "retrain": cmd_retrain,
     "transfer": cmd_retrain,
+    "export": cmd_export,
     "baselines": cmd_baselines,
     "report": cmd_report,
     "reproduce": cmd_reproduce,

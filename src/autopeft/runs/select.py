@@ -5,12 +5,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autopeft.analysis import summarise
 from autopeft.errors import UserError
 from autopeft.methods import Method
 from autopeft.records.trial import TrialResult
 from autopeft.space import PeftConfig
+
+if TYPE_CHECKING:
+    from autopeft.study.settings import SearchSettings
 
 
 def _method(trial: TrialResult, name: str, search_dir: str | Path, task: str) -> Method:
@@ -92,3 +96,35 @@ def pick_from_search(
         else:
             methods[key] = _method(trial, name, search_dir, settings.task)
     return list(methods.values())
+
+
+def pick_trial(
+    search_dir: str | Path, *, pareto: int | None = None, trial: int | None = None
+) -> tuple[SearchSettings, TrialResult]:
+    """The search's settings and one complete trial of it: by Pareto index (0 = fewest parameters) or by
+    trial number, exactly one of the two.
+
+    Raises:
+        UserError: neither or both given, or one that selects nothing (naming it and what is available).
+    """
+    from autopeft.study.search import open_results
+
+    if (pareto is None) == (trial is None):
+        raise UserError(
+            "pareto", pareto, "give a Pareto index or a trial number (`trial`), one of them", "e.g. `pareto=0`"
+        )
+    settings, results = open_results(search_dir)
+    front = summarise(results, settings.objective_list).front
+    if pareto is not None:
+        if not 0 <= pareto < len(front):
+            raise UserError(
+                "pareto",
+                pareto,
+                f"is not a Pareto index: the front has {len(front)}",
+                f"use 0..{len(front) - 1}" if len(front) else "run or resume the search first",
+            )
+        return settings, front.trials[pareto]
+    complete = {r.number: r for r in results if r.ok}
+    if trial not in complete:
+        raise UserError("trial", trial, "is not a complete trial of the search", f"use one of {sorted(complete)}")
+    return settings, complete[trial]
