@@ -329,7 +329,7 @@ def _baseline_names() -> list[str]:
 
 def cmd_space(args: argparse.Namespace) -> int:
     from autopeft.models import load_model_config
-    from autopeft.modules.families import family_for, unplaceable
+    from autopeft.modules.families import family_for, stack_sizes, unplaceable
     from autopeft.space import SPACES, SearchSpace
 
     model_config = load_model_config(args.model, complete=False)
@@ -349,9 +349,13 @@ def cmd_space(args: argparse.Namespace) -> int:
         choices = "0/1" if row["kind"] == "bit" else "{" + ", ".join(map(str, row["choices"])) + "}"
         print(f"  {row['name']:<{width}}  {row['kind']:<7}  {choices:<44}  {row['meaning']}")
     print("0 = off. Invalid (never proposed): no layer on, or no module on.")
-    stacks = " then ".join(family.stacks)
+    sizes = stack_sizes(model_config)
+    if len(sizes) == 2:
+        where = f"layer_0..layer_{sizes[0] - 1} are the encoder's layers, the rest the decoder's"
+    else:
+        where = "one layer bit per layer, from the embeddings up"
     notes = f" {family.notes}." if family.notes else ""
-    print(f"family {family.name}: layer bits number the layers of {stacks}.{notes}")
+    print(f"family {family.name}: {where}.{notes}")
     for module, why in left_out.items():
         print(f"not in this space: {module} ({why})")
     return EXIT_OK

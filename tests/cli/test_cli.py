@@ -29,6 +29,30 @@ def test_space_of_a_local_model_directory(capsys, tiny_model_dir):
     assert "3 layers, hidden size 32" in capsys.readouterr().out
 
 
+def test_space_of_an_encoder_decoder_counts_both_stacks(capsys, tmp_path):
+    import json
+
+    from tests.conftest import tiny_family_config
+
+    tiny_family_config("t5", layers=2).save_pretrained(tmp_path)  # the config alone is read
+    assert main(["space", "--model", str(tmp_path), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["num_layers"] == 4 and shown["family"] == "T5" and shown["left_out"] == {}
+    assert main(["space", "--model", str(tmp_path)]) == 0
+    assert "layer_0..layer_1 are the encoder's layers" in capsys.readouterr().out
+
+
+def test_space_of_a_model_type_without_a_family_exits_2(capsys, tmp_path):
+    from transformers import AlbertConfig
+
+    AlbertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64).save_pretrained(
+        tmp_path
+    )
+    assert main(["space", "--model", str(tmp_path)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "--model='albert'" in err and "llama" in err.split("Fix:")[1]
+
+
 @pytest.mark.parametrize(
     ("args", "field", "value"),
     [

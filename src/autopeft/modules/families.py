@@ -346,6 +346,25 @@ def hidden_size(model_config: Any) -> int:
     raise UserError("model", getattr(config, "model_type", "?"), "its config gives no hidden size", "use another model")
 
 
+def stack_sizes(model_config: Any) -> tuple[int, ...]:
+    """Layers per stack, in layer-bit order: ``(encoder, decoder)`` for an encoder-decoder, else one."""
+    config = _text_config(model_config)
+    if getattr(config, "is_encoder_decoder", False):
+        encoder = _first_int(config, "encoder_layers", "num_layers", "num_hidden_layers")
+        decoder = _first_int(config, "decoder_layers", "num_decoder_layers")
+        if encoder is not None and decoder is not None:
+            return (encoder, decoder)
+    return (layer_count(model_config),)
+
+
+def _first_int(config: Any, *names: str) -> int | None:
+    for name in names:
+        value = getattr(config, name, None)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
 def layer_count(model_config: Any) -> int:
     """Transformer layers of every stack: an encoder-decoder's encoder and decoder layers together (the
     layer bits number them in that order), else ``num_hidden_layers``.

@@ -30,7 +30,8 @@ class IA3Kind(ModuleKind):
         inject_peft(target, config, paths, self.adapter_name)
 
     def describe_options(self, options: Mapping[str, Any], hidden_size: int | None) -> str:
-        return "(IA)³ on " + "/".join(options.get("targets", TARGETS))
+        words = {"ffn_output": "ffn activations"}
+        return "(IA)³ on " + "/".join(words.get(t, t) for t in options.get("targets", TARGETS))
 
     def presets(self) -> tuple[Preset, ...]:
         return (Preset("ia3", "(IA)³", "Liu et al. 2022", {"ia3": {}}),)
