@@ -260,24 +260,33 @@ def build_modules(
     paths = head_paths(backbone)
     try:
         torch.manual_seed(seed)
-        # HF PEFT kinds first, then registration order: the same model whatever order the dict has
-        registered = list(MODULES)
-        order = sorted(modules, key=lambda name: (not MODULES[name].first, registered.index(name)))
-        for name in order:
-            MODULES[name].attach(target, modules[name], layers)
+        _attach(target, modules, layers)
         head_output = _fresh_head(backbone, paths, num_labels, surgery)
         if full:
             _keep_weights(backbone, surgery)
-        adapter_names = tuple(MODULES[name].adapter_name for name in modules)
-        head_names = set(_param_names(backbone, paths))
-        for param_name, param in backbone.named_parameters():
-            param.requires_grad_(full or param_name in head_names or _is_adapter(param_name, adapter_names))
+        _mark_trainable(backbone, tuple(modules), paths, full=full)
         counts = count_parameters(target, tuple(modules), paths, full=full)
     except BaseException:
         surgery.restore()
         raise
     ordered = {name: dict(modules[name]) for name in MODULES if name in modules}
     return BuiltModel(backbone, counts, ordered, tuple(layers), paths, head_output, surgery)
+
+
+def _attach(target: Target, modules: Mapping[str, Mapping[str, Any]], layers: tuple[int, ...]) -> None:
+    """Every kind attaches itself: HF PEFT kinds first (they replace the plain layers they target), then
+    registration order, so that the same model comes out whatever order ``modules`` has."""
+    registered = list(MODULES)
+    for name in sorted(modules, key=lambda name: (not MODULES[name].first, registered.index(name))):
+        MODULES[name].attach(target, modules[name], layers)
+
+
+def _mark_trainable(model: nn.Module, kinds: tuple[str, ...], head: tuple[str, ...], *, full: bool) -> None:
+    """Only the modules' and the head's parameters train (everything with ``full``)."""
+    adapter_names = tuple(MODULES[name].adapter_name for name in kinds)
+    head_names = set(_param_names(model, head))
+    for name, param in model.named_parameters():
+        param.requires_grad_(full or name in head_names or _is_adapter(name, adapter_names))
 
 
 def _keep_weights(model: nn.Module, surgery: Surgery) -> None:
