@@ -259,3 +259,15 @@ def test_resume_takes_execution_settings_only(tmp_path, toy_csv, tiny_bert):
     # a thread count is an execution setting: accepted, and saved with the search
     result = api.resume(out, trials=2, threads_per_trial=1, quiet=True, base=tiny_bert)
     assert len(result) == 2 and result.settings.threads_per_trial == 1
+
+
+def test_the_cli_resumes_with_other_execution_flags(tmp_path, toy_search_args, capsys):
+    from autopeft.cli import main
+
+    out = tmp_path / "s"
+    args = toy_search_args(out, "--trials", "1", "--optimizer", "random", "--train-examples", "60", "--quiet")
+    assert main(args) == 0
+    assert main(["resume", str(out), "--trials", "2", "--threads-per-trial", "1", "--quiet"]) == 0
+    saved = json.loads((out / "search.json").read_text())
+    assert saved["trials"] == 2 and saved["threads_per_trial"] == 1 and saved["workers"] == 1
+    capsys.readouterr()

@@ -103,7 +103,11 @@ def test_a_worker_killed_mid_trial_retries_once_then_fails_the_trial(tmp_path, t
     import autopeft.exec.ray_executor as ray_executor
 
     monkeypatch.setattr(ray_executor, "run_trial", _killing_trial(str(tmp_path), deaths))
+    put, real_put = [], ray.put
+    monkeypatch.setattr(ray, "put", lambda value, **kw: put.append(type(value).__name__) or real_put(value, **kw))
     outcome = run_search(_settings(toy_csv, workers=2), tmp_path / "s", echo=lambda s: None, base=tiny_bert)
+    # the backbone and the data went to the object store once, replacement workers included
+    assert sorted(put) == ["BaseModel", "PreparedData"]
     victim = (tmp_path / "victim").read_text()
     assert len((tmp_path / "attempts").read_text()) == 2  # the victim ran twice: once, and its one retry
     assert len(outcome.results) == 4  # and the search went on to its budget

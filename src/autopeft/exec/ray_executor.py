@@ -75,6 +75,13 @@ class RayConnection:
     cpus: float
     gpus: float
 
+    def close(self) -> None:
+        """Shut down the Ray instance :func:`connect` started; leave a joined or found one running."""
+        import ray
+
+        if self.started and ray.is_initialized():
+            ray.shutdown()
+
 
 def connect(
     *, workers: int, address: str | None, cpus_per_trial: float, gpus_per_trial: float, field: str = "workers"
@@ -148,6 +155,7 @@ class _TrialWorker:
         self, base: BaseModel, data: PreparedData, budget: Budget, device: str, threads: int, trial_fn: TrialFn
     ) -> None:
         torch.set_num_threads(threads)
+        _quiet_libraries()
         self.base = base
         self.data = data
         self.budget = budget
@@ -321,8 +329,22 @@ class RayExecutor(Executor):
             with contextlib.suppress(Exception):  # already dead, or Ray already gone
                 ray.kill(actor, no_restart=True)
         self._actors = []
-        if self.connection.started and ray.is_initialized():
-            ray.shutdown()
+        self.connection.close()
+
+
+def _quiet_libraries() -> None:
+    """In a worker process, what the CLI does in its own: Ray prints the workers' output on the driver's,
+    where library warnings about every trial would bury the search's progress lines."""
+    import logging
+    import os
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    for name in ("transformers", "peft"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
 
 
 def _first_line(exc: BaseException) -> str:

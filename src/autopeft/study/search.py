@@ -249,10 +249,8 @@ def _connect_ray(settings: SearchSettings, echo: Echo) -> RayConnection:
 
 def _disconnect(connection: RayConnection | None) -> None:
     """Shut down the Ray instance a failed :func:`prepare` started (a joined cluster is left alone)."""
-    if connection is not None and connection.started:
-        import ray
-
-        ray.shutdown()
+    if connection is not None:
+        connection.close()
 
 
 def _assemble(
@@ -607,7 +605,10 @@ def _record(search: Search, request: TrialRequest, result: TrialResult, echo: Ec
     if search.stopper is not None:
         search.stopper.update([result])
     search.results.append(result)
-    echo(_outcome_line(result))
+    line = _outcome_line(result)
+    if search.executor.slots > 1:  # trials finish out of order: say which one this is
+        line = f"    #{result.number} {line.lstrip()}"
+    echo(line)
     if search.monitor is not None:
         search.monitor.trial_finished(result, hv)
     if search.tracking is not None:
