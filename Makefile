@@ -15,7 +15,7 @@ $(BIN)/autopeft: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[dev,tracking]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,tracking,ray]"
 	touch $@
 
 env: $(BIN)/autopeft

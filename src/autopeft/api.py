@@ -38,6 +38,9 @@ from autopeft.train.budget import Budget
 
 __all__ = ["SearchResult", "export", "load", "resume", "run", "search", "search_settings"]
 
+#: Settings of how trials run, which a resumed search may change (:func:`resume`).
+EXECUTION_FIELDS = ("workers", "ray_address", "cpus_per_trial", "gpus_per_trial", "threads_per_trial")
+
 _SETTINGS_FIELDS = {f.name for f in dataclasses.fields(SearchSettings)} - {"budget"}
 _BUDGET_FIELDS = {f.name for f in dataclasses.fields(Budget)}
 
@@ -232,13 +235,26 @@ def resume(
     report_to: str | Sequence[str] | None = None,
     quiet: bool = False,
     base: Any = None,
+    **execution: Any,
 ) -> SearchResult:
     """Continue the search in ``out`` after a crash or an interrupt; ``trials`` extends it.
 
     ``report_to`` replaces the search's trackers (``"none"`` turns them off); None keeps those it had.
     Trackers receive every trial of the ledger they do not hold yet, so none is logged twice.
+    ``execution``: how the rest runs, any of :data:`EXECUTION_FIELDS` (``workers=4``,
+    ``ray_address="10.0.0.1:6379"``, ...); the others keep the search's own.
     """
+    unknown = sorted(set(execution) - set(EXECUTION_FIELDS))
+    if unknown:
+        raise UserError(
+            unknown[0],
+            execution[unknown[0]],
+            "cannot change when a search resumes",
+            f"resume with `trials`, `report_to` or any of {list(EXECUTION_FIELDS)}",
+        )
     settings = load_settings(out)
+    if execution:
+        settings = dataclasses.replace(settings, **execution)
     if trials is not None:
         settings = dataclasses.replace(settings, trials=trials)
     if report_to is not None:

@@ -147,6 +147,26 @@ def _add_run_args(p: argparse.ArgumentParser, *, out_help: str) -> None:
     )
 
 
+def _add_ray_args(p: argparse.ArgumentParser) -> None:
+    """``--workers``, ``--ray-address`` and the resources of a trial on Ray (dests: the settings' fields)."""
+    g = p.add_argument_group("parallel trials on Ray (pip install 'autopeft[ray]')")
+    g.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="trials at once (default 1: one at a time in this process; more: on a local Ray instance, "
+        "or on the cluster of --ray-address)",
+    )
+    g.add_argument("--ray-address", default=None, help="join this Ray cluster (host:6379, from `ray start --head`)")
+    g.add_argument("--cpus-per-trial", type=float, default=None, help="CPUs per trial on Ray (default 1)")
+    g.add_argument(
+        "--gpus-per-trial", type=float, default=None, help="GPUs per trial on Ray; 0.25 = four trials per GPU"
+    )
+    g.add_argument(
+        "--threads-per-trial", type=int, default=None, help="torch threads in each Ray worker (default: its CPUs)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from autopeft import __version__
     from autopeft.optim import OPTIMISERS
@@ -218,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--study-name", default=None, help="study name in --storage (default: the --out folder's name)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: one per core)")
+    _add_ray_args(p)
     p.add_argument(
         "--early-stop",
         action="store_true",
@@ -237,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("resume", help="continue the search in DIR where it stopped")
     p.add_argument("dir")
     p.add_argument("--trials", type=int, default=None, help="raise the total number of trials")
+    _add_ray_args(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars or lines (the front is still printed)")
     _add_report_to(p, "the search's own")
 
@@ -412,7 +434,12 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     from autopeft import api
 
-    _print_front(api.resume(args.dir, trials=args.trials, report_to=args.report_to, quiet=args.quiet))
+    execution = {
+        name: getattr(args, name)
+        for name in ("workers", "ray_address", "cpus_per_trial", "gpus_per_trial", "threads_per_trial")
+        if getattr(args, name) is not None
+    }
+    _print_front(api.resume(args.dir, trials=args.trials, report_to=args.report_to, quiet=args.quiet, **execution))
     return EXIT_OK
 
 

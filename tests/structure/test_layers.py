@@ -60,3 +60,11 @@ def test_only_the_modules_and_the_build_layer_name_the_peft_library():
             continue
         named = {n for n in _imports(path) if n in ("adapters", "peft") or n.startswith(("adapters.", "peft."))}
         assert not named, f"{path.relative_to(PACKAGE)} imports {sorted(named)}"
+
+
+def test_only_the_ray_executor_imports_ray():
+    """Ray is an optional extra: the rest of the package imports without it."""
+    for path in sorted(PACKAGE.rglob("*.py")):
+        named = {n for n in _imports(path) if n == "ray" or n.startswith("ray.")}
+        if path != PACKAGE / "exec" / "ray_executor.py":
+            assert not named, f"{path.relative_to(PACKAGE)} imports {sorted(named)}"

@@ -4,8 +4,9 @@ them in turn).
 - **prepare** checks everything the user can get wrong before anything is written (model, task, data,
   budget, space, output directory), then opens the ledger, recovers trials a crash left running, and
   builds the reference point, the optimiser and the executor;
-- **run** asks the optimiser for as many configurations as the executor has slots (at least
-  ``batch``), runs them, and records each result in the ledger before anything else reads it;
+- **run** asks the optimiser for configurations (``batch`` at a time on the one-slot local executor;
+  one per freed slot, conditioned on the trials still running, on the Ray executor's several slots),
+  runs them, and records each result in the ledger before anything else reads it;
 - **report** rewrites the reports from the recorded trials (also after every trial).
 
 A search directory holds:
@@ -40,6 +41,7 @@ from autopeft.analysis.pareto import short_error
 from autopeft.build import ParamTable
 from autopeft.errors import SearchFailed
 from autopeft.exec import Executor, LocalExecutor, TrialRequest
+from autopeft.exec.ray_executor import RayConnection, RayExecutor, connect
 from autopeft.models import BaseModel, load_model_config
 from autopeft.optim import MODEL_BASED, make_optimiser
 from autopeft.optim.base import Optimiser
@@ -117,10 +119,14 @@ class Search:
         return max(0, self.settings.trials - len(self.results))
 
     def close(self) -> None:
-        """Give the search up (another process may own it from now on) and close its live progress."""
-        if self.monitor is not None:
-            self.monitor.close()
-        self.owner.release()
+        """Release the executor (its workers), give the search up (another process may own it from now
+        on) and close its live progress."""
+        try:
+            self.executor.close()
+        finally:
+            if self.monitor is not None:
+                self.monitor.close()
+            self.owner.release()
 
     def __enter__(self) -> Search:
         return self
@@ -211,12 +217,40 @@ def prepare(
     if task.spec.kind == "classification":
         majority = majority_score(task.spec, data.train.labels, data.val.labels)
 
-    ledger, owner = _open_ledger(settings, out_dir, space, task.spec.main_metric)
+    # Ray is joined (or started) before the ledger is written: an address that cannot be joined, or a
+    # cluster without the resources a trial asks for, is refused with nothing written
+    connection = _connect_ray(settings, echo) if settings.on_ray else None
     try:
-        return _assemble(settings, out_dir, space, task, base, data, majority, ledger, owner, echo, monitor)
+        ledger, owner = _open_ledger(settings, out_dir, space, task.spec.main_metric)
     except BaseException:
+        _disconnect(connection)
+        raise
+    try:
+        return _assemble(settings, out_dir, space, task, base, data, majority, ledger, owner, echo, monitor, connection)
+    except BaseException:
+        _disconnect(connection)
         owner.release()
         raise
+
+
+def _connect_ray(settings: SearchSettings, echo: Echo) -> RayConnection:
+    """Join the Ray cluster of ``settings.ray_address``, or start a local Ray instance."""
+    where = f"the Ray cluster at {settings.ray_address}" if settings.ray_address else "a local Ray instance"
+    echo(f"starting {where} for {settings.workers} trial(s) at once ...")
+    connection = connect(
+        workers=settings.workers,
+        address=settings.ray_address,
+        cpus_per_trial=settings.cpus_per_trial,
+        gpus_per_trial=settings.gpus_per_trial,
+    )
+    echo(f"Ray: {connection.cpus:g} CPUs, {connection.gpus:g} GPUs")
+    return connection
+
+
+def _disconnect(connection: RayConnection | None) -> None:
+    """Shut down the Ray instance a failed :func:`prepare` started (a joined cluster is left alone)."""
+    if connection is not None:
+        connection.close()
 
 
 def _assemble(
@@ -231,6 +265,7 @@ def _assemble(
     owner: SearchOwner,
     echo: Echo,
     monitor: Monitor | None,
+    connection: RayConnection | None = None,
 ) -> Search:
     """The rest of :func:`prepare`, once this process owns the search: recover interrupted trials and
     build the optimiser (told every finished trial), the stopper, the reference point and the executor."""
@@ -261,16 +296,32 @@ def _assemble(
     def progress(step: int, total: int, score: float) -> None:
         echo(f"    step {step}/{total}: validation {task.spec.main_metric} {score:.4f}")
 
-    executor = LocalExecutor(
-        base,
-        data,
-        settings.budget,
-        device=settings.device,
-        threads=settings.threads,
-        progress=progress,
-        on_step=None if monitor is None else monitor.step,
-        stopper=None if stopper is None else _stop_function(stopper, param_fn),
-    )
+    stop_for = None if stopper is None else _stop_function(stopper, param_fn)
+    executor: Executor
+    if connection is not None:
+        executor = RayExecutor(
+            base,
+            data,
+            settings.budget,
+            workers=settings.workers,
+            connection=connection,
+            device=settings.device,
+            cpus_per_trial=settings.cpus_per_trial,
+            gpus_per_trial=settings.gpus_per_trial,
+            threads_per_trial=settings.threads_per_trial,
+            stopper=stop_for,
+        )
+    else:
+        executor = LocalExecutor(
+            base,
+            data,
+            settings.budget,
+            device=settings.device,
+            threads=settings.threads,
+            progress=progress,
+            on_step=None if monitor is None else monitor.step,
+            stopper=stop_for,
+        )
     if majority is not None:
         echo(f"majority-class validation {task.spec.main_metric}: {majority:.4f}")
     title = _title(settings, task.spec.name)
@@ -393,10 +444,27 @@ def _stop_function(stopper: ParetoStopper, pct: Callable[[PeftConfig], float] | 
 def run(search: Search, *, echo: Echo = print) -> list[TrialResult]:
     """Run trials until the search has ``settings.trials`` finished ones (or the space is exhausted).
 
-    Each round takes the trials a crash interrupted first, else asks the optimiser for as many new
-    configurations as the executor runs at once (at least ``settings.batch``); each finished trial is
-    recorded (:func:`_record`) and the reports rewritten. Returns ``search.results``.
+    An asynchronous executor with several slots (the Ray executor; :attr:`Executor.asynchronous`) is
+    driven by :func:`_run_asynchronously`: every slot stays busy, and each finished trial frees its slot
+    for one new proposal conditioned on the trials still running. Any other executor (the local one)
+    runs rounds: each takes the trials a crash interrupted first, else asks the optimiser for
+    ``max(batch, slots)`` new configurations, and runs them. Either way each finished trial is recorded
+    (:func:`_record`) and the reports rewritten. Returns ``search.results``.
     """
+    # getattr: an executor written before the asynchronous interface (duck-typed) runs in rounds
+    if getattr(search.executor, "asynchronous", False) and search.executor.slots > 1:
+        _run_asynchronously(search, echo)
+    else:
+        _run_rounds(search, echo)
+    if search.results and not any(r.status != "failed" for r in search.results):
+        raise SearchFailed(
+            f"every trial failed ({len(search.results)}); the last error: {_error_line(search.results[-1])}"
+        )
+    return search.results
+
+
+def _run_rounds(search: Search, echo: Echo) -> None:
+    """The one-slot loop: propose a batch, run it, record each result (see :func:`run`)."""
     while search.remaining:
         search.owner.check()
         proposals, asked = _next_proposals(search, echo)
@@ -408,11 +476,58 @@ def run(search: Search, *, echo: Echo = print) -> list[TrialResult]:
             _record(search, request, dataclasses.replace(result, proposal_seconds=asked), echo)
             report(search)
             _stop_if_failing(search.results)
-    if search.results and not any(r.status != "failed" for r in search.results):
-        raise SearchFailed(
-            f"every trial failed ({len(search.results)}); the last error: {_error_line(search.results[-1])}"
-        )
-    return search.results
+
+
+def _run_asynchronously(search: Search, echo: Echo) -> None:
+    """The many-slot loop: keep every slot busy until the trial budget is used.
+
+    Whenever slots are free (at the start, then each time a trial finishes) they are filled: first with
+    the trials a crash interrupted, then with new proposals, asked for as many as there are free slots
+    (one, once the search runs) with every configuration still running as ``pending``, so that the
+    optimiser conditions on them and never proposes one of them again. A trial enters the ledger as
+    RUNNING before it is submitted; its result is recorded (ledger first, then the optimiser) as soon as
+    it comes back. The driver, this process, is the ledger's only writer.
+
+    An interrupt or a :class:`SearchFailed` leaves the trials in flight RUNNING in the ledger; a resumed
+    search runs them again (:meth:`Ledger.recover_interrupted`).
+    """
+    executor = search.executor
+    running: dict[int, PeftConfig] = {}  # trial number -> configuration, while in flight
+    asked: dict[int, float | None] = {}  # trial number -> seconds its proposal took (None for reruns)
+    exhausted = False
+    while True:
+        search.owner.check()
+        free = min(executor.slots - executor.in_flight, search.remaining - executor.in_flight)
+        if free > 0 and not exhausted:
+            reruns, search.rerun = search.rerun[:free], search.rerun[free:]
+            batch: list[tuple[PeftConfig, float | None]] = [(config, None) for config in reruns]
+            want = free - len(reruns)
+            if want:
+                t0 = time.perf_counter()
+                proposals = search.optimiser.ask(want, pending=[*running.values(), *reruns])
+                seconds = time.perf_counter() - t0
+                if proposals:
+                    pending = len(running) + len(reruns)
+                    echo(
+                        f"proposed {len(proposals)} configuration(s) in {seconds:.1f} s ({search.settings.optimizer}; "
+                        f"{pending} pending)"
+                    )
+                exhausted = len(proposals) < want
+                batch += [(config, seconds) for config in proposals]
+            for config, seconds in batch:
+                request = TrialRequest(search.ledger.start(config), config, search.settings.seed)
+                running[request.number], asked[request.number] = config, seconds
+                _announce(search, request, len(search.results) + executor.in_flight, echo)
+                executor.submit(request)
+        if executor.in_flight == 0:
+            if exhausted:
+                echo(f"every valid configuration of the space has been tried ({len(search.results)} trials); stopping")
+            return
+        request, result = executor.next_result()
+        del running[request.number]
+        _record(search, request, dataclasses.replace(result, proposal_seconds=asked.pop(request.number)), echo)
+        report(search)
+        _stop_if_failing(search.results)
 
 
 #: A search stops (exit 1) when this many trials in a row failed with the same error.
@@ -453,21 +568,24 @@ def _run_announced(
 ) -> Iterator[tuple[TrialRequest, TrialResult]]:
     """Run a batch, announcing each trial as it starts: one at a time on a one-slot executor, else all
     together (they start together)."""
-    done, total = len(search.results), search.settings.trials
-
-    def announce(position: int, request: TrialRequest) -> None:
-        echo(f"[trial {done + position + 1}/{total}] #{request.number} {request.config.describe()}")
-        if search.monitor is not None:
-            search.monitor.trial_started(request.number, request.config.describe(), done + position, total)
-
+    done = len(search.results)
     if search.executor.slots == 1:
         for position, request in enumerate(requests):
-            announce(position, request)
+            _announce(search, request, done + position, echo)
             yield from search.executor.run([request])
         return
     for position, request in enumerate(requests):
-        announce(position, request)
+        _announce(search, request, done + position, echo)
     yield from search.executor.run(requests)
+
+
+def _announce(search: Search, request: TrialRequest, before: int, echo: Echo) -> None:
+    """Tell the progress line and the monitor that a trial starts, ``before`` trials having started
+    (finished or in flight) ahead of it."""
+    total = search.settings.trials
+    echo(f"[trial {before + 1}/{total}] #{request.number} {request.config.describe()}")
+    if search.monitor is not None:
+        search.monitor.trial_started(request.number, request.config.describe(), before, total)
 
 
 def _record(search: Search, request: TrialRequest, result: TrialResult, echo: Echo) -> TrialResult:
@@ -487,7 +605,10 @@ def _record(search: Search, request: TrialRequest, result: TrialResult, echo: Ec
     if search.stopper is not None:
         search.stopper.update([result])
     search.results.append(result)
-    echo(_outcome_line(result))
+    line = _outcome_line(result)
+    if search.executor.slots > 1:  # trials finish out of order: say which one this is
+        line = f"    #{result.number} {line.lstrip()}"
+    echo(line)
     if search.monitor is not None:
         search.monitor.trial_finished(result, hv)
     if search.tracking is not None:

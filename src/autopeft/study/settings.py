@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +74,19 @@ class SearchSettings:
             the search directory's name.
         device: ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (its form is checked here; whether this machine
             has it, by :func:`for_directory`, so that a search made on a GPU can be shown anywhere).
-        threads: torch intra-op threads; None = one per core.
+        threads: torch intra-op threads of this process (the local executor's trials and the
+            optimiser); None = one per core.
+        workers: trials that run at once. 1 (the default) runs them one at a time in this process;
+            more runs them on Ray (a local Ray instance, or the cluster at ``ray_address``), with
+            asynchronous proposals: each finished trial frees a slot for one new configuration,
+            proposed conditioned on the trials still running. Needs ``pip install 'autopeft[ray]'``.
+        ray_address: join the Ray cluster at this address (``host:6379``, as ``ray start --head``
+            prints) instead of starting Ray on this machine; runs on Ray even with ``workers=1``.
+        cpus_per_trial: CPUs Ray reserves for each trial (fractions allowed); default 1.
+        gpus_per_trial: GPUs Ray reserves for each trial; fractions below 1 let several trials share
+            one GPU (0.25: four per GPU); needs ``device=cuda``. Default 0.
+        threads_per_trial: torch threads inside each Ray worker; None = ``cpus_per_trial`` rounded
+            down, at least 1.
         early_stop: stop trials whose learning curve cannot reach the Pareto front at their parameter
             count (:mod:`autopeft.study.stopping`); needs at least two evaluations per trial and the
             objectives ``score,params``.
@@ -87,6 +100,9 @@ class SearchSettings:
             (``"mlflow,tensorboard"``, ``"all"``, ``"none"``), kept as a tuple of names. Not part of the
             search's identity: ``resume`` may turn trackers on or off. Whether their packages are
             installed is checked by :func:`for_directory`, so that a search can be shown without them.
+
+    How trials are executed (``workers``, ``ray_address``, ``*_per_trial``, ``threads``, ``device``)
+    is not part of a search's identity either: a search may continue with more or fewer workers.
     """
 
     model: str = "minilm"
@@ -110,6 +126,11 @@ class SearchSettings:
     study_name: str | None = None
     device: str = "cpu"
     threads: int | None = None
+    workers: int = 1
+    ray_address: str | None = None
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    threads_per_trial: int | None = None
     early_stop: bool = False
     stop_margin: float = DEFAULT_MARGIN
     report_to: tuple[str, ...] = ()
@@ -151,6 +172,7 @@ class SearchSettings:
             raise UserError("dtype", "fp16", f"needs a CUDA device (device={self.device})", "use bf16 or fp32")
         if self.threads is not None and self.threads < 1:
             raise UserError("threads", self.threads, "must be at least 1", "omit it to use every core")
+        self._check_execution()
         if self.text_columns is not None:
             object.__setattr__(self, "text_columns", tuple(self.text_columns))
         object.__setattr__(self, "report_to", parse_report_to(self.report_to))
@@ -173,6 +195,51 @@ class SearchSettings:
                     "needs at least two evaluations per trial to see a learning curve",
                     "add e.g. `evals_per_epoch=4`",
                 )
+
+    def _check_execution(self) -> None:
+        """Validate the Ray settings (their types and ranges; whether Ray is installed is
+        :func:`for_directory`'s to check, so that a search run on Ray can be shown without it)."""
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
+            raise UserError(
+                "workers", self.workers, "must be a positive whole number", "use e.g. `workers=2` (1 = no Ray)"
+            )
+        if self.ray_address is not None and (not isinstance(self.ray_address, str) or not self.ray_address.strip()):
+            raise UserError(
+                "ray_address",
+                self.ray_address,
+                "must be a cluster's address",
+                "give the address `ray start --head` printed, e.g. `ray_address=10.0.0.1:6379`, or leave it out",
+            )
+        cpus = self.cpus_per_trial
+        if isinstance(cpus, bool) or not isinstance(cpus, (int, float)) or not (0 < cpus < math.inf):
+            raise UserError("cpus_per_trial", cpus, "must be a number > 0", "use e.g. `cpus_per_trial=1`")
+        object.__setattr__(self, "cpus_per_trial", float(cpus))
+        gpus = self.gpus_per_trial
+        if isinstance(gpus, bool) or not isinstance(gpus, (int, float)) or not (0 <= gpus < math.inf):
+            raise UserError("gpus_per_trial", gpus, "must be a number >= 0", "use e.g. `gpus_per_trial=0.25`")
+        if gpus > 1 and gpus != int(gpus):
+            # Ray's own rule: a fraction of a GPU, or whole GPUs
+            raise UserError(
+                "gpus_per_trial", gpus, "must be at most 1 or a whole number", "use e.g. `gpus_per_trial=0.5` or 2"
+            )
+        if gpus > 0 and not str(self.device).startswith("cuda"):
+            raise UserError(
+                "gpus_per_trial",
+                gpus,
+                f"gives trials GPUs, but they train on `device` {self.device}",
+                "add `device=cuda`",
+            )
+        object.__setattr__(self, "gpus_per_trial", float(gpus))
+        threads = self.threads_per_trial
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise UserError(
+                "threads_per_trial", threads, "must be a positive whole number", "use e.g. `threads_per_trial=1`"
+            )
+
+    @property
+    def on_ray(self) -> bool:
+        """Whether trials run on Ray (``workers`` > 1 or a ``ray_address``) rather than in this process."""
+        return self.workers > 1 or self.ray_address is not None
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -310,11 +377,19 @@ def for_directory(settings: SearchSettings, out_dir: Path) -> SearchSettings:
     Raises:
         UserError: ``out_dir`` holds another search or a ledger without settings, is a file or lies under
             one, or cannot be written; the device is not on this machine; a tracker of ``report_to`` is
-            not installed.
+            not installed; Ray is not installed and ``workers`` or ``ray_address`` asks for it.
     """
     settings = _resolve_data_dir(settings)
-    check_device_available(settings.device)
+    if settings.ray_address is None:
+        check_device_available(settings.device)
+    # else trials train on the cluster's machines, not this one: whether it has the GPUs that
+    # `gpus_per_trial` asks for is checked when the search joins it (autopeft.exec.ray_executor.connect)
     check_installed(settings.report_to)
+    if settings.on_ray:
+        from autopeft.exec.ray_executor import require_ray
+
+        field_name = "ray_address" if settings.ray_address is not None else "workers"
+        require_ray(field_name, getattr(settings, field_name))
     _check_writable(out_dir)
     if (out_dir / SETTINGS_FILE).exists():
         old = load_settings(out_dir)
