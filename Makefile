@@ -32,14 +32,14 @@ lint: env
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 
-# `pip install .[tracking]` into a fresh virtualenv, without the Makefile's editable install, then the CLI once.
+# `pip install .[ray,tracking]` into a fresh virtualenv, without the Makefile's editable install, then the CLI once.
 PKG_VENV ?= $(abspath build/package-check)
 package-check:
 	rm -rf $(PKG_VENV)
 	$(PYTHON) -m venv $(PKG_VENV)
 	$(PKG_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(PKG_VENV)/bin/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(PKG_VENV)/bin/python -m pip install --quiet ".[tracking]"
+	$(PKG_VENV)/bin/python -m pip install --quiet ".[ray,tracking]"
 	cd $(PKG_VENV) && bin/autopeft --version && bin/python -m autopeft space --model minilm
 
 clean:
