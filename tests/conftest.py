@@ -73,6 +73,31 @@ def tiny_bert(tokenizer):
     return BaseModel.from_config(tiny_config("bert"), tokenizer, name="tiny-bert")
 
 
+def tiny_search_budget():
+    """A trial budget small enough for searches of the tiny models (seconds each)."""
+    from autopeft.train.budget import Budget
+
+    return Budget(train_examples=120, val_examples=40, epochs=1, max_length=16, batch_size=16, learning_rate=1e-2)
+
+
+def toy_search_settings(toy_csv: Path, **kw):
+    """Settings of a random search of the toy CSV with a tiny model (given to the search as ``base``);
+    ``kw`` overrides any field."""
+    from autopeft.study.settings import SearchSettings
+
+    defaults = dict(
+        model="tiny",
+        task=str(toy_csv),
+        text_columns=("sentence",),
+        label_column="label",
+        optimizer="random",
+        trials=4,
+        seed=0,
+        budget=tiny_search_budget(),
+    )
+    return SearchSettings(**{**defaults, **kw})
+
+
 def toy_task(n: int = 240, seed: int = 0) -> TaskData:
     """A learnable sentiment toy: the label is whether 'good' or 'bad' appears."""
     rng = np.random.default_rng(seed)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import tiny_search_budget, toy_search_settings
 
 from autopeft.errors import UserError
 from autopeft.exec import Executor, TrialRequest
@@ -15,23 +16,12 @@ from autopeft.records.trial import TrialResult
 from autopeft.study.ledger import Ledger
 from autopeft.study.search import prepare, run, run_search
 from autopeft.study.settings import SearchSettings
-from autopeft.train.budget import Budget
 
-BUDGET = Budget(train_examples=120, val_examples=40, epochs=1, max_length=16, batch_size=16, learning_rate=1e-2)
+BUDGET = tiny_search_budget()
 
 
 def _settings(toy_csv: Path, **kw) -> SearchSettings:
-    base = dict(
-        model="tiny",
-        task=str(toy_csv),
-        text_columns=("sentence",),
-        label_column="label",
-        optimizer="random",
-        trials=7,
-        seed=0,
-        budget=BUDGET,
-    )
-    return SearchSettings(**{**base, **kw})
+    return toy_search_settings(toy_csv, **{"trials": 7, **kw})
 
 
 def _ledger(out: Path) -> Ledger:

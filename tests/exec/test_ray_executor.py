@@ -12,13 +12,14 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
+from tests.conftest import tiny_search_budget, toy_search_settings  # noqa: E402
+
 from autopeft.records.objectives import parse_objectives  # noqa: E402
 from autopeft.study.ledger import Ledger  # noqa: E402
 from autopeft.study.search import run_search  # noqa: E402
 from autopeft.study.settings import SearchSettings  # noqa: E402
-from autopeft.train.budget import Budget  # noqa: E402
 
-BUDGET = Budget(train_examples=120, val_examples=40, epochs=1, max_length=16, batch_size=16, learning_rate=1e-2)
+BUDGET = tiny_search_budget()
 
 # the workers cannot import this test module (pytest put its folder on the driver's path only): the
 # trial functions below travel to them by value
@@ -34,18 +35,7 @@ def local_ray():
 
 
 def _settings(toy_csv: Path, **kw) -> SearchSettings:
-    base = dict(
-        model="tiny",
-        task=str(toy_csv),
-        text_columns=("sentence",),
-        label_column="label",
-        optimizer="random",
-        trials=4,
-        seed=0,
-        budget=BUDGET,
-        threads=1,
-    )
-    return SearchSettings(**{**base, **kw})
+    return toy_search_settings(toy_csv, **{"threads": 1, **kw})
 
 
 def _ledger(out: Path) -> Ledger:

@@ -12,14 +12,14 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.conftest import tiny_search_budget, toy_search_settings
 
 from autopeft.errors import UserError
 from autopeft.study.ledger import Ledger
 from autopeft.study.search import open_results, run_search
 from autopeft.study.settings import SearchSettings
-from autopeft.train.budget import Budget
 
-BUDGET = Budget(train_examples=120, val_examples=40, epochs=1, max_length=16, batch_size=16, learning_rate=1e-2)
+BUDGET = tiny_search_budget()
 
 
 def _ledger(out: Path, objectives: str = "score,params") -> Ledger:
@@ -29,17 +29,7 @@ def _ledger(out: Path, objectives: str = "score,params") -> Ledger:
 
 
 def _settings(toy_csv: Path, **kw) -> SearchSettings:
-    base = dict(
-        model="tiny",
-        task=str(toy_csv),
-        text_columns=("sentence",),
-        label_column="label",
-        optimizer="random",
-        trials=4,
-        seed=0,
-        budget=BUDGET,
-    )
-    return SearchSettings(**{**base, **kw})
+    return toy_search_settings(toy_csv, **kw)
 
 
 def test_search_writes_ledger_and_reports(tmp_path, toy_csv, tiny_bert):
