@@ -287,11 +287,10 @@ def export(
     ``out`` again, as its trial trained, and write it to the new directory ``to``: an HF PEFT adapter
     (``format="peft"``, LoRA alone or (IA)³ alone; ``merge=True``: a whole model with the weights
     merged) or autopeft's own format (``"native"``). Returns ``to``. See :mod:`autopeft.exporting`."""
-    from autopeft.exporting import export_search
+    from autopeft.exporting import check_new_directory, export_search
 
     to = Path(to)
-    if to.exists() and (not to.is_dir() or any(to.iterdir())):
-        raise UserError("to", str(to), "exists and is not an empty directory", "give a new directory")
+    check_new_directory(to, "to")
     done = export_search(
         out, to, pareto=pareto, trial=trial, fmt=format, merge=merge, device=device, echo=_silent if quiet else print
     )

@@ -605,11 +605,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from autopeft.exporting import export_search
+    from autopeft.exporting import check_new_directory, export_search
 
     out = Path(args.out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UserError("out", args.out, "exists and is not an empty directory", "give a new directory")
+    check_new_directory(out, "out")
     done = export_search(
         args.dir, out, pareto=args.pareto, trial=args.trial, fmt=args.format, merge=args.merge, device=args.device
     )

@@ -54,6 +54,16 @@ class Exported:
     merged: bool
 
 
+def check_new_directory(path: Path, field: str) -> None:
+    """Refuse an export directory that exists and holds something (an export never writes into one).
+
+    Raises:
+        UserError: naming ``field`` (the caller's name for the directory).
+    """
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise UserError(field, str(path), "exists and is not an empty directory", "give a new directory")
+
+
 def check_format(config: PeftConfig, fmt: str, merge: bool) -> None:
     """Refuse, before any training, a format the configuration cannot be written in.
 
