@@ -251,6 +251,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also search the learning rate: 0.1x, 0.3x, 1x and 3x --learning-rate (1e-4 ... 3e-3 by default)",
     )
+    p.add_argument(
+        "--warm-start",
+        nargs="+",
+        default=None,
+        metavar="DIR",
+        help="earlier searches (other tasks or models) whose Pareto configurations run first",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars or lines (the front is still printed)")
     _add_report_to(p, "none")
     _add_budget_args(p)

@@ -45,12 +45,14 @@ from autopeft.exec.ray_executor import RayConnection, RayExecutor, connect
 from autopeft.models import BaseModel, load_model_config
 from autopeft.optim import MODEL_BASED, make_optimiser
 from autopeft.optim.base import Optimiser
+from autopeft.optim.warm_start import WarmStart
 from autopeft.records.callbacks import Echo, Monitor, StopFn
 from autopeft.records.io import atomic_write_text
 from autopeft.records.objectives import Objective
 from autopeft.records.trial import TrialResult
 from autopeft.render import plot_hypervolume, plot_pareto, write_pareto_json, write_trials_csv
 from autopeft.space import PeftConfig, SearchSpace, learning_rate_choices
+from autopeft.study import warm_start
 from autopeft.study.ledger import STUDY_NAME, Ledger
 from autopeft.study.ownership import SearchOwner
 from autopeft.study.settings import (
@@ -63,6 +65,7 @@ from autopeft.study.settings import (
     load_settings,
 )
 from autopeft.study.stopping import DEFAULT_MIN_TRIALS, ParetoStopper, chance_level
+from autopeft.study.warm_start import WarmStartPlan
 from autopeft.tasks import TaskData, TaskSpec, majority_score
 from autopeft.tracking import SearchEnd, TrackedSearch, Tracking, make_trackers
 from autopeft.tracking.base import flatten
@@ -219,6 +222,7 @@ def prepare(
 
     # Ray is joined (or started) before the ledger is written: an address that cannot be joined, or a
     # cluster without the resources a trial asks for, is refused with nothing written
+    warm = _warm_start(settings, out_dir, space, echo)
     connection = _connect_ray(settings, echo) if settings.on_ray else None
     try:
         ledger, owner = _open_ledger(settings, out_dir, space, task.spec.main_metric)
@@ -226,11 +230,31 @@ def prepare(
         _disconnect(connection)
         raise
     try:
-        return _assemble(settings, out_dir, space, task, base, data, majority, ledger, owner, echo, monitor, connection)
+        if warm is not None and warm_start.load(out_dir) is None:
+            warm_start.save(warm, out_dir)
+        return _assemble(
+            settings, out_dir, space, task, base, data, majority, ledger, owner, echo, monitor, connection, warm
+        )
     except BaseException:
         _disconnect(connection)
         owner.release()
         raise
+
+
+def _warm_start(settings: SearchSettings, out_dir: Path, space: SearchSpace, echo: Echo) -> WarmStartPlan | None:
+    """The search's warm-start configurations: those it saved when it started, else read from the earlier
+    searches of ``settings.warm_start`` now (nothing is written here)."""
+    if not settings.warm_start:
+        return None
+    saved = warm_start.load(out_dir)
+    if saved is not None:
+        return saved
+    plan = warm_start.plan(settings.warm_start, space)
+    echo(
+        f"warm start: {len(plan.configs)} Pareto configuration(s) of {len(plan.sources)} earlier search(es) run first"
+        + (f" ({plan.left_out} left out: repeated, or not placeable in this space)" if plan.left_out else "")
+    )
+    return plan
 
 
 def _connect_ray(settings: SearchSettings, echo: Echo) -> RayConnection:
@@ -266,6 +290,7 @@ def _assemble(
     echo: Echo,
     monitor: Monitor | None,
     connection: RayConnection | None = None,
+    warm: WarmStartPlan | None = None,
 ) -> Search:
     """The rest of :func:`prepare`, once this process owns the search: recover interrupted trials and
     build the optimiser (told every finished trial), the stopper, the reference point and the executor."""
@@ -289,6 +314,8 @@ def _assemble(
         param_fn=param_fn,
         threads=settings.threads,
     )
+    if warm is not None and warm.configs:
+        optimiser = WarmStart(optimiser, warm.configs)
     optimiser.tell(results)
     if results:
         echo(f"resuming: {len(results)} of {settings.trials} trials already finished")

@@ -40,6 +40,7 @@ IDENTITY_FIELDS = (
     "budget",
     "objectives",
     "reference",
+    "warm_start",
 )
 
 
@@ -100,6 +101,10 @@ class SearchSettings:
             (``"mlflow,tensorboard"``, ``"all"``, ``"none"``), kept as a tuple of names. Not part of the
             search's identity: ``resume`` may turn trackers on or off. Whether their packages are
             installed is checked by :func:`for_directory`, so that a search can be shown without them.
+        warm_start: earlier search directories (other tasks, models or seeds) whose Pareto
+            configurations run first, carried into this search's space (:mod:`autopeft.study.warm_start`);
+            made absolute by :func:`for_directory`. Part of the search's identity; read once, when
+            the search starts.
 
     How trials are executed (``workers``, ``ray_address``, ``*_per_trial``, ``threads``, ``device``)
     is not part of a search's identity either: a search may continue with more or fewer workers.
@@ -134,6 +139,7 @@ class SearchSettings:
     early_stop: bool = False
     stop_margin: float = DEFAULT_MARGIN
     report_to: tuple[str, ...] = ()
+    warm_start: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.space not in SPACES:
@@ -176,6 +182,7 @@ class SearchSettings:
         if self.text_columns is not None:
             object.__setattr__(self, "text_columns", tuple(self.text_columns))
         object.__setattr__(self, "report_to", parse_report_to(self.report_to))
+        self._check_warm_start()
         if not isinstance(self.stop_margin, (int, float)) or not self.stop_margin >= 0:
             raise UserError("stop_margin", self.stop_margin, "must be a number >= 0", "use e.g. `stop_margin=0.028`")
         if self.early_stop:
@@ -195,6 +202,17 @@ class SearchSettings:
                     "needs at least two evaluations per trial to see a learning curve",
                     "add e.g. `evals_per_epoch=4`",
                 )
+
+    def _check_warm_start(self) -> None:
+        sources = (self.warm_start,) if isinstance(self.warm_start, str) else tuple(self.warm_start)
+        for source in sources:
+            if not isinstance(source, str) or not source.strip():
+                raise UserError(
+                    "warm_start", source, "must be a search directory", "give the `out` of an earlier search"
+                )
+        if len(set(sources)) != len(sources):
+            raise UserError("warm_start", list(sources), "names a directory twice", "give each search once")
+        object.__setattr__(self, "warm_start", sources)
 
     def _check_execution(self) -> None:
         """Validate the Ray settings (their types and ranges; whether Ray is installed is
@@ -246,6 +264,7 @@ class SearchSettings:
         d["text_columns"] = list(self.text_columns) if self.text_columns else None
         d["objectives"] = list(self.objectives)
         d["report_to"] = list(self.report_to)
+        d["warm_start"] = list(self.warm_start)
         return d
 
     @property
@@ -380,6 +399,9 @@ def for_directory(settings: SearchSettings, out_dir: Path) -> SearchSettings:
             not installed; Ray is not installed and ``workers`` or ``ray_address`` asks for it.
     """
     settings = _resolve_data_dir(settings)
+    if settings.warm_start:
+        resolved = tuple(str(Path(d).expanduser().resolve()) for d in settings.warm_start)
+        settings = dataclasses.replace(settings, warm_start=resolved)
     if settings.ray_address is None:
         check_device_available(settings.device)
     # else trials train on the cluster's machines, not this one: whether it has the GPUs that
