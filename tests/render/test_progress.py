@@ -13,8 +13,8 @@ class _Terminal(io.StringIO):
         return True
 
 
-def _result(score: float) -> TrialResult:
-    return TrialResult(config={}, status="complete", score=score, metric="accuracy", params_pct=1.0)
+def _result(score: float, number: int = -1) -> TrialResult:
+    return TrialResult(config={}, status="complete", score=score, metric="accuracy", params_pct=1.0, number=number)
 
 
 def test_bars_show_steps_best_score_and_hypervolume():
@@ -24,14 +24,32 @@ def test_bars_show_steps_best_score_and_hypervolume():
     for step in range(1, 6):
         progress.step(step, 5)
     progress.line("    → accuracy 0.8000")
-    progress.trial_finished(_result(0.8), hypervolume=0.0123)
+    progress.trial_finished(_result(0.8, 3), hypervolume=0.0123)
     progress.trial_started(4, "L[2] prefix=3", done=1, total=2)
-    progress.trial_finished(_result(0.7), hypervolume=0.0123)
+    progress.trial_finished(_result(0.7, 4), hypervolume=0.0123)
     progress.close()
     text = out.getvalue()
     assert "sst2" in text and "#3 L[0,1] serial=12" in text and "5/5" in text
     assert "    → accuracy 0.8000\n" in text
     assert "best=0.8000" in text and "HV=0.0123" in text and "2/2" in text
+
+
+def test_one_bar_per_running_trial_and_a_freed_position_is_reused():
+    out = _Terminal()
+    progress = LiveProgress(out, title="ray")
+    progress.trial_started(0, "L[0] serial=1", done=0, total=4)
+    progress.trial_started(1, "L[1] serial=2", done=1, total=4)
+    positions = {n: abs(bar.pos) for n, bar in progress._trials.items()}
+    assert positions == {0: 1, 1: 2}
+    progress.trial_finished(_result(0.6, 0), hypervolume=None)  # trials on Ray finish out of order
+    progress.trial_started(2, "L[2] serial=4", done=2, total=4)
+    assert {n: abs(bar.pos) for n, bar in progress._trials.items()} == {1: 2, 2: 1}
+    progress.trial_finished(_result(0.7, 2), hypervolume=None)
+    progress.trial_finished(_result(0.5, 1), hypervolume=None)
+    assert not progress._trials
+    progress.close()
+    text = out.getvalue()
+    assert all(f"#{n} L[{n}]" in text for n in range(3)) and "3/4" in text
 
 
 def test_bars_only_on_a_terminal_and_never_when_quiet():

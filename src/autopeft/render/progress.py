@@ -1,7 +1,8 @@
-"""Live progress of a search on a terminal: a bar for the search and one for the running trial.
+"""Live progress of a search on a terminal: a bar for the search and one for each running trial.
 
 The search bar counts finished trials and shows the best score, the hypervolume and the time left
-(tqdm's estimate from the trials so far); the trial bar counts the running trial's optimiser steps.
+(tqdm's estimate from the trials so far); a trial's bar counts its optimiser steps when they reach this
+process (the local executor), else shows how long it has run (trials on Ray workers: one bar per slot).
 The search's progress lines (proposals, outcomes) are written above the bars. When the output is not
 a terminal the search prints plain lines instead (see :func:`monitor_for`), and ``quiet`` prints none.
 """
@@ -29,7 +30,8 @@ class LiveProgress:
         self.stream = stream if stream is not None else sys.stderr
         self.title = title
         self._search: Any = None
-        self._trial: Any = None
+        self._trials: dict[int, Any] = {}  # trial number -> its bar, while it runs
+        self._latest: int | None = None  # the trial that step() counts: the one started last
         self._best: float | None = None
 
     def line(self, text: str) -> None:
@@ -40,23 +42,28 @@ class LiveProgress:
             self._search = self._tqdm(
                 total=total, initial=done, desc=self.title, unit="trial", position=0, file=self.stream, leave=True
             )
-        if self._trial is not None:
-            self._trial.close()
-        self._trial = self._tqdm(
-            desc=f"  #{number} {description}", unit="step", position=1, file=self.stream, leave=False
+        stale = self._trials.pop(number, None)  # a rerun of a trial whose bar is still up
+        if stale is not None:
+            stale.close()
+        taken = {bar.pos for bar in self._trials.values()}
+        position = next(p for p in range(1, len(self._trials) + 2) if p not in taken and -p not in taken)
+        self._trials[number] = self._tqdm(
+            desc=f"  #{number} {description}", unit="step", position=position, file=self.stream, leave=False
         )
+        self._latest = number
 
     def step(self, step: int, total: int) -> None:
-        if self._trial is None:
+        bar = self._trials.get(self._latest) if self._latest is not None else None
+        if bar is None:
             return
-        if self._trial.total != total:
-            self._trial.reset(total=total)
-        self._trial.update(step - self._trial.n)
+        if bar.total != total:
+            bar.reset(total=total)
+        bar.update(step - bar.n)
 
     def trial_finished(self, result: TrialResult, hypervolume: float | None) -> None:
-        if self._trial is not None:
-            self._trial.close()
-            self._trial = None
+        bar = self._trials.pop(result.number, None)
+        if bar is not None:
+            bar.close()
         if result.ok and result.score is not None and (self._best is None or result.score > self._best):
             self._best = result.score
         if self._search is not None:
@@ -67,10 +74,10 @@ class LiveProgress:
             self._search.update(1)
 
     def close(self) -> None:
-        for bar in (self._trial, self._search):
+        for bar in [*self._trials.values(), self._search]:
             if bar is not None:
                 bar.close()
-        self._trial = self._search = None
+        self._trials, self._search = {}, None
 
 
 def monitor_for(stream: IO[str] | None = None, *, quiet: bool = False, title: str = "search") -> LiveProgress | None:
