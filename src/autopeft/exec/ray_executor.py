@@ -8,10 +8,14 @@ trial ships only its request (configuration, seed, trial number) and comes back 
 search refills a slot at once.
 
 Faults: a worker process that dies mid-trial (killed, out of memory, its node lost) surfaces as a
-Ray actor error; the slot gets a fresh actor and the trial runs once more on it; a trial whose worker
-dies twice comes back ``failed`` with the error, and the search goes on. (Ray's own ``max_restarts``
-counts restarts per actor, not per trial: one bad configuration would use up the restarts of the slot
-it ran on, so the retry is done here, per trial.)
+Ray actor error; the trial runs once more, and a trial whose worker dies twice comes back ``failed``
+with the error, and the search goes on. The slot gets a fresh actor while the cluster still has the
+resources for every slot; a cluster that lost them (a node gone) loses the slot instead, and the retry
+waits for the next free slot, so that no trial waits for resources that are gone. The executor never
+holds more slots than the cluster can place (:meth:`RayExecutor.capacity`); with none left, the
+search stops (:class:`~autopeft.errors.SearchFailed`) and the trials in flight run again on resume.
+(Ray's own ``max_restarts`` counts restarts per actor, not per trial: one bad configuration would use
+up the restarts of the slot it ran on, so the retry is done here, per trial.)
 
 Ray is an optional dependency (``pip install 'autopeft[ray]'``), imported only in this module and
 only when a Ray executor is made (:func:`require_ray`).
@@ -27,7 +31,7 @@ from typing import Any
 
 import torch
 
-from autopeft.errors import UserError
+from autopeft.errors import SearchFailed, UserError
 from autopeft.exec.base import Executor, TrialRequest
 from autopeft.models import BaseModel
 from autopeft.records.callbacks import StopFn
@@ -184,7 +188,9 @@ class _Running:
 
 
 class RayExecutor(Executor):
-    """Runs ``workers`` trials at once on Ray, one actor (worker process) per slot.
+    """Runs ``workers`` trials at once on Ray, one actor (worker process) per slot; fewer when the
+    cluster cannot place that many (:attr:`slots` then says how many, :attr:`requested` how many were
+    asked for).
 
     Args:
         base: the pretrained backbone (put in the object store once).
@@ -201,6 +207,7 @@ class RayExecutor(Executor):
             trial is submitted (so a trial stops against the Pareto front as it was when it started).
         trial_fn: what a worker runs per trial (default :func:`run_trial`; it must be importable in
             the workers or picklable by value).
+        echo: told, in a line, of each fault: a worker that died, a slot the cluster lost.
     """
 
     asynchronous = True
@@ -219,11 +226,13 @@ class RayExecutor(Executor):
         threads_per_trial: int | None = None,
         stopper: Callable[[PeftConfig], StopFn] | None = None,
         trial_fn: TrialFn | None = None,
+        echo: Callable[[str], None] | None = None,
     ) -> None:
         import ray
 
         self._ray = ray
-        self.slots = workers
+        self.requested = workers
+        self.echo = echo if echo is not None else (lambda line: None)
         self.connection = connection
         self.metric = data.spec.main_metric
         self.stopper = stopper
@@ -238,9 +247,25 @@ class RayExecutor(Executor):
         self._base_ref = ray.put(base)
         self._data_ref = ray.put(data)
         self._actor_class = ray.remote(_TrialWorker)
-        self._actors: list[Any] = [self._new_actor() for _ in range(workers)]
+        self.slots = min(workers, self.capacity())
+        if self.slots < 1:
+            raise SearchFailed(f"the Ray cluster cannot place one trial ({self._asks()})")
+        self._actors: dict[int, Any] = {slot: self._new_actor() for slot in range(self.slots)}
         self._running: dict[Any, _Running] = {}  # object ref of a trial's result -> the trial
+        self._retries: list[tuple[TrialRequest, int]] = []  # (request, its next attempt), waiting for a slot
         self._closed = False
+
+    def capacity(self) -> int:
+        """How many trials the cluster can hold at once now: its CPUs (and GPUs) over one trial's."""
+        resources = self._ray.cluster_resources()
+        fits = math.floor(resources.get("CPU", 0.0) / self.cpus_per_trial + 1e-9)
+        if self.gpus_per_trial > 0:
+            fits = min(fits, math.floor(resources.get("GPU", 0.0) / self.gpus_per_trial + 1e-9))
+        return fits
+
+    def _asks(self) -> str:
+        gpus = f" and {self.gpus_per_trial:g} GPU" if self.gpus_per_trial > 0 else ""
+        return f"a trial asks for {self.cpus_per_trial:g} CPU{gpus}; the cluster has {self._ray.cluster_resources()}"
 
     def _new_actor(self) -> Any:
         # max_restarts=0: a dead actor stays dead and its slot gets a new one (see the module's faults)
@@ -253,14 +278,26 @@ class RayExecutor(Executor):
 
     @property
     def in_flight(self) -> int:
-        return len(self._running)
+        """Trials submitted and not yet returned: running, or waiting for a slot to run again."""
+        return len(self._running) + len(self._retries)
+
+    def _free_slots(self) -> list[int]:
+        busy = {running.slot for running in self._running.values()}
+        return [slot for slot in self._actors if slot not in busy]
 
     def submit(self, request: TrialRequest) -> None:
-        busy = {running.slot for running in self._running.values()}
-        free = [slot for slot in range(self.slots) if slot not in busy]
-        if not free:
+        free = self._free_slots()
+        if not free or self.in_flight >= self.slots:
             raise RuntimeError(f"{self.in_flight} trial(s) in flight already fill the executor's {self.slots} slot(s)")
         self._start(request, free[0], attempt=1)
+
+    def _start_retries(self) -> None:
+        """Start the trials waiting to run again on the free slots, oldest first."""
+        for slot in self._free_slots():
+            if not self._retries:
+                return
+            request, attempt = self._retries.pop(0)
+            self._start(request, slot, attempt)
 
     def _start(self, request: TrialRequest, slot: int, attempt: int) -> None:
         should_stop = None if self.stopper is None else self.stopper(request.config)
@@ -275,28 +312,49 @@ class RayExecutor(Executor):
             (ref,), _ = ray.wait(list(self._running), num_returns=1)
             running = self._running.pop(ref)
             try:
-                return running.request, ray.get(ref)
+                result = ray.get(ref)
+                self._start_retries()  # the slot this trial held is free
+                return running.request, result
             except ray.exceptions.RayActorError as exc:
-                # the worker process died (killed, out of memory, its node lost): a fresh one for the slot
+                # the worker process died (killed, out of memory, its node lost): a fresh one for the
+                # slot if the cluster still has room for it, else one slot fewer
+                number = running.request.number
+                self.echo(f"    #{number}: its worker process died ({type(exc).__name__}: {_first_line(exc)})")
                 self._replace_actor(running.slot)
                 if running.attempt < ATTEMPTS:
-                    self._start(running.request, running.slot, running.attempt + 1)
+                    self.echo(f"    #{number} runs once more")
+                    self._retries.append((running.request, running.attempt + 1))
+                    self._start_retries()
                     continue
                 error = (
                     f"the worker process running this trial died {ATTEMPTS} times: {type(exc).__name__}: "
                     f"{_first_line(exc)}"
                 )
+                self._start_retries()
                 return running.request, self._failed(running.request, error)
             except ray.exceptions.RayTaskError as exc:
                 # run_trial turns a failing trial into a failed result; what reaches here is unexpected
                 cause = exc.cause if exc.cause is not None else exc
                 error = f"the trial raised in its worker: {type(cause).__name__}: {_first_line(cause)}"
+                self._start_retries()
                 return running.request, self._failed(running.request, error)
 
     def _replace_actor(self, slot: int) -> None:
+        """A fresh actor for ``slot`` whose actor died, or none (one slot fewer) when the cluster cannot
+        place every slot any more; with no slot left, :class:`SearchFailed`."""
         with contextlib.suppress(Exception):  # dead already, which is why it is replaced
             self._ray.kill(self._actors[slot], no_restart=True)
-        self._actors[slot] = self._new_actor()
+        if len(self._actors) <= self.capacity():
+            self._actors[slot] = self._new_actor()
+            return
+        del self._actors[slot]
+        self.slots = len(self._actors)
+        self.echo(f"Ray: the cluster has room for fewer trials now; {self.slots} at once")
+        if not self._actors:
+            raise SearchFailed(
+                f"the Ray cluster cannot place a trial any more ({self._asks()}); "
+                "the trials in flight run again when the search is resumed"
+            )
 
     def _failed(self, request: TrialRequest, error: str) -> TrialResult:
         return TrialResult(
@@ -325,10 +383,11 @@ class RayExecutor(Executor):
         self._closed = True
         ray = self._ray
         self._running.clear()
-        for actor in self._actors:
+        self._retries.clear()
+        for actor in self._actors.values():
             with contextlib.suppress(Exception):  # already dead, or Ray already gone
                 ray.kill(actor, no_restart=True)
-        self._actors = []
+        self._actors = {}
         self.connection.close()
 
 

@@ -337,7 +337,13 @@ def _assemble(
             gpus_per_trial=settings.gpus_per_trial,
             threads_per_trial=settings.threads_per_trial,
             stopper=stop_for,
+            echo=echo,
         )
+        if executor.slots < settings.workers:
+            echo(
+                f"Ray: the cluster holds {executor.slots} trial(s) at once, not {settings.workers} "
+                f"({settings.cpus_per_trial:g} CPU each); running {executor.slots}"
+            )
     else:
         executor = LocalExecutor(
             base,
