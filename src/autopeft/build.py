@@ -215,8 +215,13 @@ def _fresh_head(model: nn.Module, paths: tuple[str, ...], num_labels: int, surge
 
 # ------------------------------------------------------------------------------------ building
 def modules_of(config: PeftConfig) -> ModuleSpec:
-    """``{kind: options}`` of a search-space configuration's modules that are on, in registration order."""
-    return {name: MODULES[name].options(getattr(config, name)) for name in config.active_modules}
+    """``{kind: options}`` of a search-space configuration's modules that are on, in registration order:
+    each kind's options of its value, updated by the configuration's own options of that kind
+    (:attr:`~autopeft.space.PeftConfig.options`: the ``lora`` space's per-layer ranks, for example)."""
+    return {
+        name: {**MODULES[name].options(getattr(config, name)), **config.options_of(name)}
+        for name in config.active_modules
+    }
 
 
 def _check_family_offers(sites: Sites, modules: Mapping[str, Any], layers: tuple[int, ...]) -> None:
