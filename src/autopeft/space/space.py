@@ -32,7 +32,11 @@ from autopeft.modules import MODULES, size_scale
 SPACES: dict[str, tuple[str, ...]] = {
     "paper": ("serial", "parallel", "prefix"),
     "extended": ("serial", "parallel", "prefix", "lora", "ia3"),
+    # its own layout (:class:`autopeft.space.lora_space.LoraSpace`): per-group ranks, targets, alpha
+    "lora": ("lora",),
 }
+#: Named spaces with a layout of their own (their ``to_dict`` says ``"layout"``), by name.
+LAYOUTS = ("lora",)
 
 
 @dataclass(frozen=True, init=False, repr=False)
@@ -317,9 +321,12 @@ class SearchSpace:
 
     @classmethod
     def named(cls, name: str, num_layers: int, hidden_size: int) -> SearchSpace:
-        """One of the named spaces (:data:`SPACES`) sized for a model."""
+        """One of the named spaces (:data:`SPACES`) of layer bits and module sizes sized for a model (not a
+        space of its own layout, :data:`LAYOUTS`: those read the model's modules, see :meth:`for_model_config`)."""
         if name not in SPACES:
             raise UserError("space", name, "unknown search space", f"use one of {sorted(SPACES)}")
+        if name in LAYOUTS:
+            raise UserError("space", name, "is sized from the model's modules", "use SearchSpace.for_model_config")
         return cls(name=name, num_layers=num_layers, hidden_size=hidden_size, modules=SPACES[name])
 
     @classmethod
@@ -336,6 +343,10 @@ class SearchSpace:
 
         if name not in SPACES:
             raise UserError("space", name, "unknown search space", f"use one of {sorted(SPACES)}")
+        if name in LAYOUTS:
+            from autopeft.space.lora_space import LoraSpace
+
+            return LoraSpace.for_model_config(name, model_config, learning_rates)
         missing = unplaceable(model_config)
         modules = tuple(m for m in SPACES[name] if m not in missing)
         if not modules:
@@ -370,6 +381,13 @@ class SearchSpace:
         """Where the module dimensions lie in :attr:`dimensions` (after the layer bits, before the
         learning rate): a configuration is valid when a layer bit and a module dimension are non-zero."""
         return slice(self.num_layers, self.num_layers + len(self.modules))
+
+    def valid_indices(self, idx: np.ndarray) -> np.ndarray:
+        """Which rows of encoded indices (shape ``(n, len(dimensions))``, as :meth:`encode` gives) are
+        valid configurations: some layer bit and some module dimension non-zero; shape ``(n,)``, bool.
+        The optimisers filter candidate grids with it."""
+        idx = np.asarray(idx).reshape(-1, len(self.dimensions))
+        return idx[:, : self.num_layers].any(axis=1) & idx[:, self.module_dimensions].any(axis=1)
 
     @property
     def size(self) -> int:
@@ -476,6 +494,15 @@ class SearchSpace:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SearchSpace:
+        """The space :meth:`to_dict` gave: a :class:`~autopeft.space.lora_space.LoraSpace` for the
+        ``lora`` layout, else this class (spaces saved before layouts existed have none)."""
+        layout = data.get("layout")
+        if layout is not None:
+            if layout not in LAYOUTS:
+                raise UserError("space layout", layout, "unknown", f"use one of {LAYOUTS} (a newer autopeft?)")
+            from autopeft.space.lora_space import LoraSpace
+
+            return LoraSpace.from_dict(data)
         return cls(
             name=data["name"],
             num_layers=int(data["num_layers"]),
