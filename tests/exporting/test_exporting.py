@@ -28,11 +28,15 @@ def model_dir(request, tmp_path_factory, tokenizer):
 
 
 def _search(tmp_path, model_dir, toy_csv, modules, monkeypatch):
-    monkeypatch.setitem(SPACES, "only", modules)  # a space of one kind: every configuration exports to PEFT
+    """A 2-trial search of a space of ``modules`` alone (every configuration exports to PEFT), or of the
+    ``lora`` space when ``modules`` is ``"lora-space"``."""
+    space = "lora" if modules == "lora-space" else "only"
+    if space == "only":
+        monkeypatch.setitem(SPACES, "only", modules)
     out = tmp_path / "search"
     args = [
         "search", "--model", str(model_dir), "--task", str(toy_csv), "--text-columns", "sentence",
-        "--label-column", "label", "--out", str(out), "--space", "only", "--optimizer", "random",
+        "--label-column", "label", "--out", str(out), "--space", space, "--optimizer", "random",
         "--trials", "2", "--train-examples", "64", "--val-examples", "32", "--max-length", "16", "--quiet",
     ]  # fmt: skip
     assert main(args) == 0
@@ -45,7 +49,7 @@ def _logits(model, tokenizer):
         return model.eval()(**batch).logits
 
 
-@pytest.mark.parametrize("modules", [("lora",), ("ia3",)], ids=["lora", "ia3"])
+@pytest.mark.parametrize("modules", [("lora",), ("ia3",), "lora-space"], ids=["lora", "ia3", "lora-space"])
 def test_peft_merged_and_native_exports_load_with_equal_logits(tmp_path, model_dir, toy_csv, modules, monkeypatch):
     from peft import PeftModel
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
