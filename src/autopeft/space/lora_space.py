@@ -271,7 +271,8 @@ class LoraSpace(SearchSpace):
                 group = next(g for g in self.groups if _group_name(g) == d.name)
                 what = f"LoRA rank in layer{'s' if len(group) > 1 else ''} {_span(group)} (0 = none)"
             elif d.name.startswith("target_"):
-                what = f"adapt the {d.name.removeprefix('target_')} projection ({LORA_TARGETS[d.name[7:]]})"
+                role = d.name.removeprefix("target_")
+                what = f"LoRA on the {_WORDS[role]} ({LORA_TARGETS[role]})"
             elif d.name == "alpha_scale":
                 what = "alpha / rank: each module's lora_alpha is this times its rank"
             else:
@@ -301,6 +302,18 @@ class LoraSpace(SearchSpace):
             targets=tuple(data["targets"]),
             alpha_scales=tuple(data.get("alpha_scales", ALPHA_SCALES)),
         )
+
+
+#: What each target adapts, for ``autopeft space``.
+_WORDS = {
+    "query": "query projection",
+    "key": "key projection",
+    "value": "value projection",
+    "attention_output": "attention output projection",
+    "ffn_up": "feed-forward up projection",
+    "ffn_gate": "feed-forward gate projection",
+    "ffn_output": "feed-forward down (output) projection",
+}
 
 
 def _span(group: tuple[int, ...]) -> str:
