@@ -220,3 +220,16 @@ def test_a_family_without_a_linear_target_is_refused(monkeypatch):
 def test_the_lora_space_is_not_a_layer_bit_space():
     with pytest.raises(UserError):
         SearchSpace.named("lora", 2, 32)
+
+
+def test_layer_bits_that_disagree_with_the_ranks_are_refused():
+    config = PeftConfig(layers=(True, False), lora=8, options={"lora": OPTIONS})
+    with pytest.raises(UserError) as err:
+        lora_space("bert").check(config)
+    assert err.value.field == "layers"
+
+
+def test_a_saved_space_of_an_unknown_layout_is_refused():
+    with pytest.raises(UserError) as err:
+        SearchSpace.from_dict({**lora_space("bert").to_dict(), "layout": "dora"})
+    assert err.value.field == "space layout"

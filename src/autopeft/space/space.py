@@ -13,6 +13,11 @@ Encoding (used by every optimiser): a configuration is a vector of ``len(space.d
 - one ``bit`` dimension per on/off module ((IA)³), 0.0 or 1.0.
 
 Dimensions come in this order: layers 0..L-1, then the modules in the order of ``space.modules``.
+
+The ``lora`` space has a layout of its own (a rank per group of layers, target bits, an alpha scale):
+:class:`autopeft.space.lora_space.LoraSpace`, a subclass with the same interface; the optimisers read
+only ``dimensions``, ``encode``/``decode``, ``bounds``, ``valid_indices``, ``sample``, ``size`` and
+``check``/``contains``, so they search either layout.
 """
 
 from __future__ import annotations
