@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from autopeft.errors import UserError
+from autopeft.errors import TrialError, UserError
 from autopeft.modules.base import ModuleKind, Preset
 from autopeft.modules.registry import register
 
@@ -172,7 +172,7 @@ class LoRAKind(ModuleKind):
         if "ranks" in options:
             per_layer = _rank_list(options["ranks"])
             if len(per_layer) != target.sites.num_layers or any(per_layer[i] == 0 for i in layers):
-                raise ValueError(f"LoRA ranks {per_layer} do not give a rank to every layer of {layers}")
+                raise TrialError(f"LoRA ranks {per_layer} do not give a rank to every layer of {layers}")
         else:
             per_layer = tuple(int(options["size"]) for _ in range(target.sites.num_layers))
         ranks = {p: per_layer[i] for i in layers for role in roles for p in target.sites.paths(role, [i])}
