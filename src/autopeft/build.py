@@ -215,8 +215,13 @@ def _fresh_head(model: nn.Module, paths: tuple[str, ...], num_labels: int, surge
 
 # ------------------------------------------------------------------------------------ building
 def modules_of(config: PeftConfig) -> ModuleSpec:
-    """``{kind: options}`` of a search-space configuration's modules that are on, in registration order."""
-    return {name: MODULES[name].options(getattr(config, name)) for name in config.active_modules}
+    """``{kind: options}`` of a search-space configuration's modules that are on, in registration order:
+    each kind's options of its value, updated by the configuration's own options of that kind
+    (:attr:`~autopeft.space.PeftConfig.options`: the ``lora`` space's per-layer ranks, for example)."""
+    return {
+        name: {**MODULES[name].options(getattr(config, name)), **config.options_of(name)}
+        for name in config.active_modules
+    }
 
 
 def _check_family_offers(sites: Sites, modules: Mapping[str, Any], layers: tuple[int, ...]) -> None:
@@ -375,7 +380,7 @@ def build_method(backbone: Any, method: Any, *, num_labels: int, seed: int) -> B
 
 @dataclass(frozen=True)
 class ParamTable:
-    """Deployed PEFT parameters per layer of every (module, size) of a space, measured once.
+    """Deployed PEFT parameters of a space's configurations, measured once, known before training.
 
     Every module's deployed parameter count is the same in each layer it occupies (bottlenecks,
     LoRA, (IA)³ per layer; a prefix's ejected keys and values per layer), so a configuration's count
@@ -383,17 +388,30 @@ class ParamTable:
     on a model built with that one module in layer 0 (``tests/build`` checks the sum against fully
     built models). Optimisers use it to know a configuration's parameter objective before it trains.
 
+    The ``lora`` space's LoRA has a rank and targets per layer, and a LoRA module's parameters,
+    ``r * (in + out)``, are linear in its rank: ``lora_units[(layer, role)]`` is the parameters of the
+    role's module in that layer at rank 1, measured on one model built with every offered target in every
+    layer at rank 1, and a configuration's count is ``sum over layers of rank * sum over its targets of
+    lora_units``.
+
     Args:
         per_layer: ``{(module, size): parameters}``; switches ((IA)³) use size 1 for "on".
         backbone: backbone parameters (the denominator of the percentage).
+        lora_units: ``{(layer, role): parameters at rank 1}`` (the ``lora`` space; empty otherwise).
     """
 
     per_layer: dict[tuple[str, int], int]
     backbone: int
+    lora_units: dict[tuple[int, str], int] = field(default_factory=dict)
 
     @classmethod
     def measure(cls, backbone: Any, space: Any) -> ParamTable:
-        """Measure every (module, size) of ``space`` (a :class:`~autopeft.space.SearchSpace`) on ``backbone``."""
+        """Measure every (module, size) of ``space`` (a :class:`~autopeft.space.SearchSpace`) on ``backbone``,
+        or the rank-1 LoRA units of a :class:`~autopeft.space.LoraSpace`."""
+        from autopeft.space import LoraSpace
+
+        if isinstance(space, LoraSpace):
+            return cls._measure_lora(backbone, space)
         per_layer: dict[tuple[str, int], int] = {}
         total = None
         layers = tuple(i == 0 for i in range(space.num_layers))
@@ -407,8 +425,35 @@ class ParamTable:
         assert total is not None
         return cls(per_layer=per_layer, backbone=total)
 
+    @classmethod
+    def _measure_lora(cls, backbone: Any, space: Any) -> ParamTable:
+        """One build: every offered target in every layer at rank 1; each module's LoRA parameters read
+        from the parameter names under its full path."""
+        layers = tuple(range(space.num_layers))
+        options = {"size": 1, "ranks": (1,) * space.num_layers, "targets": space.targets, "alpha_scale": 1.0}
+        built = build_modules(backbone, {"lora": options}, layers, num_labels=2, seed=0)
+        try:
+            sites = sites_of(backbone)
+            adapter = (MODULES["lora"].adapter_name,)
+            lora = {n: p.numel() for n, p in backbone.named_parameters() if _is_adapter(n, adapter)}
+            units = {}
+            for layer in layers:
+                for role in space.targets:
+                    prefix = f"{sites.path(layer, role)}."  # the dot: layer 1's path is no prefix of layer 11's
+                    units[(layer, role)] = sum(n for name, n in lora.items() if name.startswith(prefix))
+            if sum(units.values()) != built.counts.per_module["lora"]:
+                raise TrialError("LoRA parameters outside the targeted modules: the rank-1 table would be wrong")
+        finally:
+            built.release()
+        return cls(per_layer={}, backbone=built.counts.backbone, lora_units=units)
+
     def params(self, config: PeftConfig) -> int:
         """Deployed PEFT parameters of ``config``."""
+        options = config.options_of("lora")
+        if "ranks" in options:
+            targets = options["targets"]
+            ranks = options["ranks"]
+            return sum(r * sum(self.lora_units[(i, t)] for t in targets) for i, r in enumerate(ranks) if r)
         on = len(config.active_layers)
         return sum(self.per_layer[(m, int(getattr(config, m)))] * on for m in config.active_modules)
 

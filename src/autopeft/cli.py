@@ -76,6 +76,10 @@ BUDGET_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
 
 #: Budget defaults of full-fidelity runs (retrain, transfer, baselines): every training example, 3 epochs.
 FULL_BUDGET = {"train_examples": None, "epochs": 3.0}
+SPACE_HELP = (
+    "paper: layer bits, serial and parallel adapter sizes, prefix length; extended: plus LoRA rank and (IA)3; "
+    "lora: LoRA alone, a rank per group of layers, target matrices, alpha (see `autopeft space`)"
+)
 
 
 def _add_budget_args(
@@ -180,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("space", help="print the search space for a model")
     p.add_argument("--model", default="minilm", help="minilm, a model directory or a hub name")
-    p.add_argument("--space", default="paper", choices=sorted(SPACES))
+    p.add_argument("--space", default="paper", choices=sorted(SPACES), help=SPACE_HELP)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     p = sub.add_parser("search", help="run (or continue) a multi-objective search")
@@ -200,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["classification", "regression"],
         help="local files: classification (default) or regression",
     )
-    p.add_argument("--space", default="paper", choices=sorted(SPACES))
+    p.add_argument("--space", default="paper", choices=sorted(SPACES), help=SPACE_HELP)
     p.add_argument(
         "--optimizer",
         default=OPTIMISERS[0],
@@ -359,7 +363,7 @@ def _baseline_names() -> list[str]:
 def cmd_space(args: argparse.Namespace) -> int:
     from autopeft.models import load_model_config
     from autopeft.modules.families import family_for, stack_sizes, unplaceable
-    from autopeft.space import SPACES, SearchSpace
+    from autopeft.space import SPACES, LoraSpace, SearchSpace
 
     model_config = load_model_config(args.model, complete=False)
     space = SearchSpace.for_model_config(args.space, model_config)
@@ -377,12 +381,17 @@ def cmd_space(args: argparse.Namespace) -> int:
     for row in space.describe():
         choices = "0/1" if row["kind"] == "bit" else "{" + ", ".join(map(str, row["choices"])) + "}"
         print(f"  {row['name']:<{width}}  {row['kind']:<7}  {choices:<44}  {row['meaning']}")
-    print("0 = off. Invalid (never proposed): no layer on, or no module on.")
     sizes = stack_sizes(model_config)
-    if len(sizes) == 2:
-        where = f"layer_0..layer_{sizes[0] - 1} are the encoder's layers, the rest the decoder's"
+    if isinstance(space, LoraSpace):
+        print("0 = off. Invalid (never proposed): every rank 0, or no target on.")
+        where = f"layers numbered from the embeddings up, {len(space.groups)} groups of up to {len(space.groups[0])}"
+        where += f" (the encoder's layers are 0..{sizes[0] - 1}, the rest the decoder's)" if len(sizes) == 2 else ""
     else:
-        where = "one layer bit per layer, from the embeddings up"
+        print("0 = off. Invalid (never proposed): no layer on, or no module on.")
+        if len(sizes) == 2:
+            where = f"layer_0..layer_{sizes[0] - 1} are the encoder's layers, the rest the decoder's"
+        else:
+            where = "one layer bit per layer, from the embeddings up"
     notes = f" {family.notes}." if family.notes else ""
     print(f"family {family.name}: {where}.{notes}")
     for module, why in left_out.items():

@@ -155,18 +155,32 @@ def export_search(
     return Exported(out=out, trial=picked, result=result, format=fmt, merged=merge)
 
 
-def peft_config(modules: dict[str, dict[str, Any]], targets: list[str], head: list[str], fan_in_fan_out: bool) -> Any:
+def peft_config(
+    modules: dict[str, dict[str, Any]],
+    targets: list[str],
+    head: list[str],
+    fan_in_fan_out: bool,
+    ranks: dict[str, int] | None = None,
+) -> Any:
     """The HF PEFT configuration of a LoRA-only or (IA)³-only model: ``target_modules`` the full module
-    paths, the task head as ``modules_to_save``."""
-    from peft import IA3Config, LoraConfig, TaskType
+    paths, the task head as ``modules_to_save``. ``ranks`` (``{target path: rank}``, LoRA only) gives
+    each module its own rank (the ``lora`` space's per-layer ranks, as ``rank_pattern``), with alpha
+    ``alpha_scale`` times it (``alpha_pattern``); default the options' one ``size`` everywhere."""
+    from peft import IA3Config, TaskType
 
-    common = {"target_modules": targets, "modules_to_save": head, "task_type": TaskType.SEQ_CLS}
+    from autopeft.modules.lora import lora_config
+
+    common = {"modules_to_save": head, "task_type": TaskType.SEQ_CLS, "fan_in_fan_out": fan_in_fan_out}
     if "lora" in modules:
-        rank = int(modules["lora"]["size"])
-        alpha = float(modules["lora"].get("alpha", rank))
-        return LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, fan_in_fan_out=fan_in_fan_out, **common)
+        options = modules["lora"]
+        ranks = ranks or {t: int(options["size"]) for t in targets}
+        if "alpha_scale" in options:
+            alphas = {t: float(options["alpha_scale"]) * r for t, r in ranks.items()}
+        else:
+            alphas = {t: float(options.get("alpha", r)) for t, r in ranks.items()}
+        return lora_config({t: ranks[t] for t in targets}, alphas, **common)
     feedforward = [t for t in targets if t in modules["ia3"].get("_feedforward", [])]
-    return IA3Config(feedforward_modules=feedforward, fan_in_fan_out=fan_in_fan_out, **common)
+    return IA3Config(target_modules=targets, feedforward_modules=feedforward, **common)
 
 
 def _write_peft(base: Any, kept: dict[str, Any], out: Path, *, merge: bool) -> None:
@@ -185,7 +199,9 @@ def _write_peft(base: Any, kept: dict[str, Any], out: Path, *, merge: bool) -> N
     # the head's own layers (BERT's pooler.dense and classifier, T5's dense and out_proj), each kept whole:
     # PEFT's merge replaces a kept module by one with a weight, which a container (BertPooler) is not
     head_modules = sorted({name.rpartition(".")[0] for name in head})
-    peft_model = get_peft_model(model, peft_config(options, targets, head_modules, fused))
+    # each LoRA module's rank as trained: lora_A's weight is (rank, in_features)
+    ranks = {t: int(modules[f"{t}.lora_A.autopeft_lora.weight"].shape[0]) for t in targets} if kind == "lora" else None
+    peft_model = get_peft_model(model, peft_config(options, targets, head_modules, fused, ranks))
     state = {n: p for n, p in peft_model.named_parameters()}
     with torch.no_grad():
         for name, value in modules.items():

@@ -4,6 +4,7 @@ causality, and a saved run loads back with equal outputs."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from tests.conftest import tiny_family_config
@@ -151,3 +152,30 @@ def test_a_prefix_keeps_decoders_causal(model_type, tokenizer):
         built.release()
     torch.testing.assert_close(a[:, :-2], b[:, :-2])
     assert not torch.allclose(a[:, -2:], b[:, -2:])
+
+
+def test_the_lora_space_targets_linear_modules_once_each(family_base):
+    # every target the lora space offers is a distinct linear module in every layer, and a configuration
+    # with all of them, at two ranks, builds LoRA on exactly those modules
+    from autopeft.modules.lora import is_linear
+
+    sites = sites_of(family_base.backbone)
+    space = SearchSpace.for_model_config("lora", family_base.config)
+    assert {"query", "attention_output", "ffn_up", "ffn_output"} <= set(space.targets)
+    paths = {sites.path(i, role) for i in range(sites.num_layers) for role in space.targets}
+    assert len(paths) == sites.num_layers * len(space.targets)
+    assert all(is_linear(sites.module(p)) for p in paths)
+    ranks = [space.sizes[-1] if i % 2 else space.sizes[0] for i in range(sites.num_layers)]
+    options = {"lora": {"ranks": ranks, "targets": space.targets, "alpha_scale": 2.0}}
+    config = PeftConfig(layers=(True,) * sites.num_layers, lora=max(ranks), options=options)
+    if not space.contains(config):  # groups of more than one layer share a rank
+        config = space.sample(np.random.default_rng(0))
+    built = build_model(family_base.backbone, config, num_labels=2, seed=0)
+    try:
+        ranks = config.options_of("lora")["ranks"]
+        lora = {n: m.lora_A["autopeft_lora"].weight.shape[0] for n, m in family_base.backbone.named_modules()
+                if hasattr(m, "lora_A") and "autopeft_lora" in m.lora_A}  # fmt: skip
+        expected = {sites.path(i, t): r for i, r in enumerate(ranks) if r for t in config.options_of("lora")["targets"]}
+        assert lora == expected
+    finally:
+        built.release()

@@ -24,6 +24,19 @@ def test_space_prints_the_model_sized_space(capsys):
     assert data["modules"] == ["serial", "parallel", "prefix", "lora", "ia3"] and len(data["dimensions"]) == 11
 
 
+def test_space_lora_prints_rank_groups_targets_and_alpha(capsys):
+    assert main(["space", "--model", "minilm", "--space", "lora", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    names = [d["name"] for d in data["dimensions"]]
+    ranks = [f"rank_{i}" for i in range(6)]  # 6 layers: 6 groups of one
+    targets = ["target_query", "target_key", "target_value", "target_attention_output", "target_ffn_up"]
+    assert names == [*ranks, *targets, "target_ffn_output", "alpha_scale"]
+    assert data["layout"] == "lora" and data["dimensions"][0]["choices"] == [0, 1, 2, 4, 8, 16, 32, 64]
+    assert data["valid_configurations"] == (8**6 - 1) * (2**6 - 1) * 4
+    assert main(["space", "--model", "minilm", "--space", "lora"]) == 0
+    assert "every rank 0, or no target on" in capsys.readouterr().out
+
+
 def test_space_of_a_local_model_directory(capsys, tiny_model_dir):
     assert main(["space", "--model", str(tiny_model_dir)]) == 0
     assert "3 layers, hidden size 32" in capsys.readouterr().out

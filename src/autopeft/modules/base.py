@@ -72,6 +72,10 @@ class Preset:
     modules: dict[str, dict[str, Any]]
 
 
+#: Names a module kind cannot take: the other keys of a configuration dict.
+_RESERVED = ("layers", "learning_rate", "options")
+
+
 @dataclass(frozen=True)
 class ModuleKind(ABC):
     """One kind of PEFT module (serial adapter, LoRA, ...), declared once.
@@ -118,10 +122,8 @@ class ModuleKind(ABC):
     first: bool = False
 
     def __post_init__(self) -> None:
-        if not self.name.isidentifier() or self.name.startswith("_") or self.name in ("layers", "learning_rate"):
-            raise ValueError(
-                f"module kind name {self.name!r} must be an identifier, not 'layers', 'learning_rate' or private"
-            )
+        if not self.name.isidentifier() or self.name.startswith("_") or self.name in _RESERVED:
+            raise ValueError(f"module kind name {self.name!r} must be an identifier, not one of {_RESERVED} or private")
         if self.dimension not in ("size", "switch"):
             raise ValueError(f"module kind {self.name!r}: dimension must be 'size' or 'switch', not {self.dimension!r}")
 
@@ -159,6 +161,20 @@ class ModuleKind(ABC):
     def describe(self, value: int | bool) -> str:
         """A value that is on in compact form: ``serial=12`` for a size, ``ia3`` for a switch."""
         return self.name if self.dimension == "switch" else f"{self.name}={value}"
+
+    def check_options(self, value: int | bool, options: Mapping[str, Any]) -> dict[str, Any]:
+        """A configuration's options of this kind (:attr:`~autopeft.space.PeftConfig.options`) checked
+        against its value and normalised; by default any options are taken as given.
+
+        Raises:
+            UserError: naming the option, the value and the fix, for options the kind refuses.
+        """
+        return dict(options)
+
+    def describe_config(self, value: int | bool, options: Mapping[str, Any], layers: tuple[int, ...]) -> str:
+        """A value that is on with its configuration's options, compactly (``layers``: the layers on);
+        by default as :meth:`describe`."""
+        return self.describe(value)
 
     @property
     def adapter_name(self) -> str:

@@ -27,9 +27,26 @@ from autopeft.errors import UserError
 #:   projections names the fused module for each;
 #: - ``attention_output``: the output projection of self-attention (the serial adapter follows it);
 #: - ``ffn_input``: a module whose input is the feed-forward block's input (the parallel adapter reads it);
+#: - ``ffn_up``: the feed-forward block's up projection (hidden size → intermediate size; a family with
+#:   a fused gate/up projection names the fused module); a LoRA target of the ``lora`` space;
+#: - ``ffn_gate``: the gate projection of a gated feed-forward block (Llama's ``gate_proj``, gated T5's
+#:   ``wi_0``); absent where there is none or it is fused into ``ffn_up``; a LoRA target;
 #: - ``ffn_output``: the feed-forward block's last projection (the parallel adapter adds to its output;
 #:   (IA)³ rescales its input; a serial adapter placed "after the feed-forward" follows it).
-ROLES = ("self_attention", "query", "key", "value", "attention_output", "ffn_input", "ffn_output")
+#:
+#: A layer may lack a role its family names (a T5 without a gated feed-forward has no ``wi_0``):
+#: :meth:`autopeft.modules.sites.Sites.path` then gives None.
+ROLES = (
+    "self_attention",
+    "query",
+    "key",
+    "value",
+    "attention_output",
+    "ffn_input",
+    "ffn_up",
+    "ffn_gate",
+    "ffn_output",
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +82,7 @@ _BERT_LIKE = {
     "value": "attention.self.value",
     "attention_output": "attention.output.dense",
     "ffn_input": "intermediate.dense",
+    "ffn_up": "intermediate.dense",
     "ffn_output": "output.dense",
 }
 _LLAMA_LIKE = {
@@ -74,8 +92,19 @@ _LLAMA_LIKE = {
     "value": "self_attn.v_proj",
     "attention_output": "self_attn.o_proj",
     "ffn_input": "mlp",
+    # glm and glm4 fuse the gate and up projections into gate_up_proj
+    "ffn_up": "mlp.up_proj|mlp.gate_up_proj",
+    "ffn_gate": "mlp.gate_proj",
     "ffn_output": "mlp.down_proj",
 }
+
+
+def _llama_with(**roles: str | None) -> dict[str, str]:
+    """Llama's roles with ``roles`` changed; a role given as None is absent (no such module)."""
+    merged: dict[str, str | None] = {**_LLAMA_LIKE, **roles}
+    return {role: path for role, path in merged.items() if path is not None}
+
+
 _BART_LIKE = {
     "self_attention": "self_attn",
     "query": "self_attn.q_proj",
@@ -83,6 +112,7 @@ _BART_LIKE = {
     "value": "self_attn.v_proj",
     "attention_output": "self_attn.out_proj",
     "ffn_input": "fc1",
+    "ffn_up": "fc1",
     "ffn_output": "fc2",
 }
 
@@ -117,6 +147,7 @@ FAMILIES: tuple[Family, ...] = (
             "value": "attention.v_lin",
             "attention_output": "attention.out_lin",
             "ffn_input": "ffn",
+            "ffn_up": "ffn.lin1",
             "ffn_output": "ffn.lin2",
         },
     ),
@@ -131,6 +162,7 @@ FAMILIES: tuple[Family, ...] = (
             "value": "attn.Wqkv",
             "attention_output": "attn.Wo",
             "ffn_input": "mlp",
+            "ffn_up": "mlp.Wi",  # fused gate and up projections
             "ffn_output": "mlp.Wo",
         },
         notes="query, key and value are one fused projection: LoRA and (IA)³ act on all three",
@@ -146,6 +178,7 @@ FAMILIES: tuple[Family, ...] = (
             "value": "attn.v_proj",
             "attention_output": "attn.Wo",
             "ffn_input": "mlp",
+            "ffn_up": "mlp.Wi",  # fused gate and up projections
             "ffn_output": "mlp.Wo",
         },
     ),
@@ -160,6 +193,8 @@ FAMILIES: tuple[Family, ...] = (
             "value": "layer.0.SelfAttention.v",
             "attention_output": "layer.0.SelfAttention.o",
             "ffn_input": "layer.-1.DenseReluDense",
+            "ffn_up": "layer.-1.DenseReluDense.wi|layer.-1.DenseReluDense.wi_1",
+            "ffn_gate": "layer.-1.DenseReluDense.wi_0",
             "ffn_output": "layer.-1.DenseReluDense.wo",
         },
         notes="encoder and decoder layers; the classification head reads the decoder at the last EOS",
@@ -182,6 +217,7 @@ FAMILIES: tuple[Family, ...] = (
             "value": "attn.c_attn",
             "attention_output": "attn.c_proj",
             "ffn_input": "mlp",
+            "ffn_up": "mlp.c_fc",
             "ffn_output": "mlp.c_proj",
         },
         notes="query, key and value are one fused projection: LoRA and (IA)³ act on all three",
@@ -209,6 +245,7 @@ FAMILIES: tuple[Family, ...] = (
             "value": "attention.query_key_value",
             "attention_output": "attention.dense",
             "ffn_input": "mlp",
+            "ffn_up": "mlp.dense_h_to_4h",
             "ffn_output": "mlp.dense_4h_to_h",
         },
         notes="query, key and value are one fused projection: LoRA and (IA)³ act on all three",
@@ -224,6 +261,7 @@ FAMILIES: tuple[Family, ...] = (
             "value": "self_attn.query_key_value",
             "attention_output": "self_attn.dense",
             "ffn_input": "mlp",
+            "ffn_up": "mlp.dense_h_to_4h",
             "ffn_output": "mlp.dense_4h_to_h",
         },
         notes="query, key and value are one fused projection: LoRA and (IA)³ act on all three",
@@ -239,6 +277,7 @@ FAMILIES: tuple[Family, ...] = (
             "value": "multi_head_attention.Wv",
             "attention_output": "multi_head_attention.dense",
             "ffn_input": "ffn",
+            "ffn_up": "ffn.0",
             "ffn_output": "ffn.2",
         },
     ),
@@ -246,31 +285,32 @@ FAMILIES: tuple[Family, ...] = (
         "Phi",
         ("phi",),
         ("layers",),
-        {**_LLAMA_LIKE, "attention_output": "self_attn.dense", "ffn_output": "mlp.fc2"},
+        _llama_with(attention_output="self_attn.dense", ffn_up="mlp.fc1", ffn_gate=None, ffn_output="mlp.fc2"),
     ),
     Family(
         "Phi-3",
         ("phi3",),
         ("layers",),
-        {
-            **_LLAMA_LIKE,
-            "query": "self_attn.qkv_proj",
-            "key": "self_attn.qkv_proj",
-            "value": "self_attn.qkv_proj",
-        },
+        _llama_with(
+            query="self_attn.qkv_proj",
+            key="self_attn.qkv_proj",
+            value="self_attn.qkv_proj",
+            ffn_up="mlp.gate_up_proj",  # fused gate and up projections
+            ffn_gate=None,
+        ),
         notes="query, key and value are one fused projection: LoRA and (IA)³ act on all three",
     ),
     Family(
         "StarCoder2",
         ("starcoder2",),
         ("layers",),
-        {**_LLAMA_LIKE, "ffn_output": "mlp.c_proj"},
+        _llama_with(ffn_up="mlp.c_fc", ffn_gate=None, ffn_output="mlp.c_proj"),
     ),
     Family(
         "Jina embeddings v3",
         ("jina_embeddings_v3",),
         ("layers",),
-        {**_LLAMA_LIKE, "ffn_output": "mlp.fc2"},
+        _llama_with(ffn_up="mlp.fc1", ffn_gate=None, ffn_output="mlp.fc2"),
     ),
     Family(
         "Llama",

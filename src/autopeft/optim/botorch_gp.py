@@ -195,8 +195,6 @@ class GPOptimiser(Optimiser):
 
         self._card = np.array([d.cardinality for d in space.dimensions], dtype=np.int64)
         self._upper = (self._card - 1).astype(np.float64)
-        self._n_layers = space.num_layers
-        self._modules = space.module_dimensions
         self._grid_cells = math.prod(int(c) for c in self._card)
         if self._grid_cells < 2**62:  # exact mixed-radix codes
             radix = np.cumprod(np.concatenate([[1], self._card[:-1]])).astype(np.int64)
@@ -239,7 +237,7 @@ class GPOptimiser(Optimiser):
         return int(self._codes(idx)[0])
 
     def _valid(self, idx: np.ndarray) -> np.ndarray:
-        return idx[:, : self._n_layers].any(axis=1) & idx[:, self._modules].any(axis=1)
+        return self.space.valid_indices(idx)
 
     def _x(self, idx: np.ndarray | Sequence[np.ndarray]) -> torch.Tensor:
         arr = np.asarray(idx, dtype=np.float64).reshape(-1, len(self._card))

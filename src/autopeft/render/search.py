@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from autopeft.analysis.pareto import ParetoFront, StudySummary, short_error
+from autopeft.errors import UserError
 from autopeft.modules import MODULES
 from autopeft.records.io import atomic_write_text
 from autopeft.records.objectives import PARAMS, SCORE, Objective
@@ -75,6 +76,13 @@ def format_config(config: dict[str, Any]) -> str:
     other keys follow in sorted order, so configs with or without ``lora``/``ia3`` (or with new keys)
     all render.
     """
+    if "options" in config:  # a lora-space configuration: its own compact form (per-layer ranks, targets)
+        from autopeft.space import PeftConfig
+
+        try:
+            return PeftConfig.from_dict(config).describe()
+        except (UserError, TypeError, ValueError):
+            pass  # a configuration this version cannot read: the generic form below
     parts: list[str] = []
     if "layers" in config:
         layers = config["layers"]

@@ -2,6 +2,7 @@
 kinds (:mod:`autopeft.modules`)."""
 
 from autopeft.space.space import (
+    LAYOUTS,
     LEARNING_RATE_FACTORS,
     SPACES,
     Dimension,
@@ -10,4 +11,15 @@ from autopeft.space.space import (
     learning_rate_choices,
 )
 
-__all__ = ["LEARNING_RATE_FACTORS", "SPACES", "Dimension", "PeftConfig", "SearchSpace", "learning_rate_choices"]
+from autopeft.space.lora_space import LoraSpace  # isort: skip
+
+__all__ = [
+    "LAYOUTS",
+    "LEARNING_RATE_FACTORS",
+    "SPACES",
+    "Dimension",
+    "LoraSpace",
+    "PeftConfig",
+    "SearchSpace",
+    "learning_rate_choices",
+]

@@ -13,13 +13,18 @@ Encoding (used by every optimiser): a configuration is a vector of ``len(space.d
 - one ``bit`` dimension per on/off module ((IA)³), 0.0 or 1.0.
 
 Dimensions come in this order: layers 0..L-1, then the modules in the order of ``space.modules``.
+
+The ``lora`` space has a layout of its own (a rank per group of layers, target bits, an alpha scale):
+:class:`autopeft.space.lora_space.LoraSpace`, a subclass with the same interface; the optimisers read
+only ``dimensions``, ``encode``/``decode``, ``bounds``, ``valid_indices``, ``sample``, ``size`` and
+``check``/``contains``, so they search either layout.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -32,7 +37,11 @@ from autopeft.modules import MODULES, size_scale
 SPACES: dict[str, tuple[str, ...]] = {
     "paper": ("serial", "parallel", "prefix"),
     "extended": ("serial", "parallel", "prefix", "lora", "ia3"),
+    # its own layout (:class:`autopeft.space.lora_space.LoraSpace`): per-group ranks, targets, alpha
+    "lora": ("lora",),
 }
+#: Named spaces with a layout of their own (their ``to_dict`` says ``"layout"``), by name.
+LAYOUTS = ("lora",)
 
 
 @dataclass(frozen=True, init=False, repr=False)
@@ -50,6 +59,13 @@ class PeftConfig:
             module present goes into exactly the layers that are on.
         learning_rate: the peak learning rate this configuration trains with, when the search chooses it
             (``--search-lr``); None = the budget's.
+        options: ``{kind name: {option: value}}``, for kinds that are on: what a kind's value alone does
+            not say, checked by the kind (:meth:`~autopeft.modules.ModuleKind.check_options`). The
+            ``lora`` space's configurations give ``{"lora": {"ranks": (one rank per layer, 0 = off),
+            "targets": (roles), "alpha_scale": alpha / rank}}``, with ``lora`` = the largest rank and
+            ``layers`` = the layers whose rank is not 0. Stored frozen (lists become tuples), so that
+            configurations stay hashable; absent from :meth:`to_dict` and :meth:`key` when empty, so
+            that the configurations of the other spaces keep the dicts and keys saved before it existed.
         **modules: ``kind name = value``: a size (0 = off) for a sized kind (a serial or parallel
             adapter's bottleneck, a prefix length, a LoRA rank), ``True``/``False`` for a switch ((IA)³).
 
@@ -62,8 +78,16 @@ class PeftConfig:
     # the modules that are on, as (name, value) in registration order: what equality and hashing compare
     _on: tuple[tuple[str, int | bool], ...]
     learning_rate: float | None
+    # per-kind options beyond the value, frozen: ((kind, ((key, value), ...)), ...) in registration order
+    _options: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]
 
-    def __init__(self, layers: Sequence[bool], learning_rate: float | None = None, **modules: Any) -> None:
+    def __init__(
+        self,
+        layers: Sequence[bool],
+        learning_rate: float | None = None,
+        options: Mapping[str, Mapping[str, Any]] | None = None,
+        **modules: Any,
+    ) -> None:
         if not modules.keys() <= MODULES.keys():
             unknown = sorted(set(modules) - set(MODULES))
             raise TypeError(f"PeftConfig got unknown module kinds {unknown}; registered: {list(MODULES)}")
@@ -77,6 +101,7 @@ class PeftConfig:
         object.__setattr__(self, "layers", tuple(bool(b) for b in layers))
         object.__setattr__(self, "_on", tuple(on))
         object.__setattr__(self, "learning_rate", _check_learning_rate(learning_rate))
+        object.__setattr__(self, "_options", _check_options(options or {}, dict(on)))
         if not self.layers:
             raise UserError("layers", self.layers, "needs one bit per transformer layer", "give the bits")
 
@@ -89,7 +114,17 @@ class PeftConfig:
     def __repr__(self) -> str:
         modules = "".join(f", {name}={value!r}" for name, value in self._on)
         lr = "" if self.learning_rate is None else f", learning_rate={self.learning_rate!r}"
-        return f"{type(self).__name__}(layers={self.layers!r}{lr}{modules})"
+        options = f", options={self.options!r}" if self._options else ""
+        return f"{type(self).__name__}(layers={self.layers!r}{lr}{options}{modules})"
+
+    @property
+    def options(self) -> dict[str, dict[str, Any]]:
+        """``{kind: {option: value}}`` as given (tuples for sequences); empty for most configurations."""
+        return {name: dict(items) for name, items in self._options}
+
+    def options_of(self, kind: str) -> dict[str, Any]:
+        """The options of one kind (empty if none were given)."""
+        return dict(dict(self._options).get(kind, ()))
 
     @property
     def active_layers(self) -> tuple[int, ...]:
@@ -118,17 +153,18 @@ class PeftConfig:
         values = {name: getattr(self, name) for name, kind in MODULES.items()}
         listed = {name: v for name, v in values.items() if v or MODULES[name].listed_when_off}
         lr = {} if self.learning_rate is None else {"learning_rate": self.learning_rate}
-        return {"layers": list(self.layers), **listed, **lr}
+        options = {name: _thawed(dict(items)) for name, items in self._options}
+        return {"layers": list(self.layers), **listed, **lr, **({"options": options} if options else {})}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PeftConfig:
-        unknown = set(data) - {"layers", "learning_rate", *MODULES}
+        unknown = set(data) - {"layers", "learning_rate", "options", *MODULES}
         if unknown:
             raise UserError(
                 "config",
                 sorted(unknown),
                 "unknown configuration fields",
-                f"use only {[*MODULES, 'layers', 'learning_rate']}",
+                f"use only {[*MODULES, 'layers', 'learning_rate', 'options']}",
             )
         layers = data.get("layers")
         if not isinstance(layers, (list, tuple)):
@@ -138,10 +174,54 @@ class PeftConfig:
     def describe(self) -> str:
         """Compact human form, e.g. ``L[3,4,5] parallel=96 prefix=3``."""
         parts = [f"L[{','.join(map(str, self.active_layers))}]"]
-        parts += [MODULES[name].describe(value) for name, value in self._on]
+        options = self.options
+        parts += [
+            MODULES[name].describe_config(value, options[name], self.active_layers)
+            if name in options
+            else MODULES[name].describe(value)
+            for name, value in self._on
+        ]
         if self.learning_rate is not None:
             parts.append(f"lr={self.learning_rate:g}")
         return " ".join(parts)
+
+
+def _frozen(value: Any) -> Any:
+    """``value`` hashable: lists and tuples become tuples (recursively), dicts sorted item tuples."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _frozen(v)) for k, v in value.items()))
+    return value
+
+
+def _thawed(value: Any) -> Any:
+    """The JSON form of a frozen option (tuples become lists)."""
+    if isinstance(value, dict):
+        return {k: _thawed(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_thawed(v) for v in value]
+    return value
+
+
+def _check_options(
+    options: Mapping[str, Mapping[str, Any]], on: dict[str, int | bool]
+) -> tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]:
+    """Options checked by their kinds and frozen, in registration order (see :class:`PeftConfig`)."""
+    if not isinstance(options, Mapping):
+        raise UserError("options", options, "must map module kinds to option dicts", 'e.g. {"lora": {...}}')
+    for name, given in options.items():
+        if name not in MODULES:
+            raise UserError("options", name, "names no registered module kind", f"use one of {list(MODULES)}")
+        if name not in on:
+            raise UserError("options", name, "gives options for a module that is off", "turn it on or drop them")
+        if not isinstance(given, Mapping):
+            raise UserError(f"options.{name}", given, "must be a dict of options", "give {option: value}")
+    return tuple(
+        (name, _frozen(dict(MODULES[name].check_options(on[name], options[name]))))
+        for name in MODULES
+        if options.get(name)
+    )
 
 
 def _check_learning_rate(value: Any) -> float | None:
@@ -246,9 +326,12 @@ class SearchSpace:
 
     @classmethod
     def named(cls, name: str, num_layers: int, hidden_size: int) -> SearchSpace:
-        """One of the named spaces (:data:`SPACES`) sized for a model."""
+        """One of the named spaces (:data:`SPACES`) of layer bits and module sizes sized for a model (not a
+        space of its own layout, :data:`LAYOUTS`: those read the model's modules, see :meth:`for_model_config`)."""
         if name not in SPACES:
             raise UserError("space", name, "unknown search space", f"use one of {sorted(SPACES)}")
+        if name in LAYOUTS:
+            raise UserError("space", name, "is sized from the model's modules", "use SearchSpace.for_model_config")
         return cls(name=name, num_layers=num_layers, hidden_size=hidden_size, modules=SPACES[name])
 
     @classmethod
@@ -265,6 +348,10 @@ class SearchSpace:
 
         if name not in SPACES:
             raise UserError("space", name, "unknown search space", f"use one of {sorted(SPACES)}")
+        if name in LAYOUTS:
+            from autopeft.space.lora_space import LoraSpace
+
+            return LoraSpace.for_model_config(name, model_config, learning_rates)
         missing = unplaceable(model_config)
         modules = tuple(m for m in SPACES[name] if m not in missing)
         if not modules:
@@ -299,6 +386,13 @@ class SearchSpace:
         """Where the module dimensions lie in :attr:`dimensions` (after the layer bits, before the
         learning rate): a configuration is valid when a layer bit and a module dimension are non-zero."""
         return slice(self.num_layers, self.num_layers + len(self.modules))
+
+    def valid_indices(self, idx: np.ndarray) -> np.ndarray:
+        """Which rows of encoded indices (shape ``(n, len(dimensions))``, as :meth:`encode` gives) are
+        valid configurations: some layer bit and some module dimension non-zero; shape ``(n,)``, bool.
+        The optimisers filter candidate grids with it."""
+        idx = np.asarray(idx).reshape(-1, len(self.dimensions))
+        return idx[:, : self.num_layers].any(axis=1) & idx[:, self.module_dimensions].any(axis=1)
 
     @property
     def size(self) -> int:
@@ -405,6 +499,15 @@ class SearchSpace:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SearchSpace:
+        """The space :meth:`to_dict` gave: a :class:`~autopeft.space.lora_space.LoraSpace` for the
+        ``lora`` layout, else this class (spaces saved before layouts existed have none)."""
+        layout = data.get("layout")
+        if layout is not None:
+            if layout not in LAYOUTS:
+                raise UserError("space layout", layout, "unknown", f"use one of {LAYOUTS} (a newer autopeft?)")
+            from autopeft.space.lora_space import LoraSpace
+
+            return LoraSpace.from_dict(data)
         return cls(
             name=data["name"],
             num_layers=int(data["num_layers"]),

@@ -53,7 +53,7 @@ class SearchSettings:
         task: ``glue/sst2``, ``superglue/cb``, ... or a CSV/TSV/JSONL file.
         data_dir: where GLUE/SuperGLUE files lie (absolute); None = hub.
         text_columns, label_column, task_kind: for local files.
-        space: ``paper`` or ``extended``.
+        space: ``paper``, ``extended`` or ``lora`` (:data:`autopeft.space.SPACES`).
         optimizer: ``saas`` (default), ``gp``, ``random``, ``nsga2`` or ``tpe``.
         init_trials: random trials before a model-based optimiser (``saas``, ``gp``) uses its model;
             None = its default.

@@ -102,12 +102,18 @@ def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, ParamValue
 def config_params(result: TrialResult) -> dict[str, ParamValue]:
     """A trial's configuration as parameters, named as in the ledger's study: one value per module kind
     (``serial=12``, ``ia3=True``), one ``layer_<i>`` bit per layer, and ``layers``, the layers that are on
-    (``"3,4,5"``), to read at a glance; plus the trial's seed."""
+    (``"3,4,5"``), to read at a glance; a ``lora`` space configuration's options flattened
+    (``lora_ranks="8,8,0"``, ``lora_targets="query,value"``, ``lora_alpha_scale=2.0``); plus the trial's seed."""
     params: dict[str, ParamValue] = {}
     for key, value in result.config.items():
         if key == "layers":
             params["layers"] = ",".join(str(i) for i, on in enumerate(value) if on)
             params.update({f"layer_{i}": bool(on) for i, on in enumerate(value)})
+        elif key == "options":  # the lora space's per-kind options: lora_ranks="8,8,0", lora_alpha_scale=2.0
+            for kind, options in value.items():
+                for name, option in options.items():
+                    flat = ",".join(map(str, option)) if isinstance(option, (list, tuple)) else option
+                    params[f"{kind}_{name}"] = flat
         else:
             params[key] = value
     params["seed"] = result.seed
