@@ -3,6 +3,8 @@ modules, learning rates, and configurations that cannot move."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from autopeft.space import PeftConfig, SearchSpace
 from autopeft.space.transfer import transfer
 
@@ -54,3 +56,12 @@ def test_learning_rates_move_to_the_nearest_choice_or_are_dropped():
     with_rate = PeftConfig(layers=(True,) * 6, serial=12, learning_rate=3e-4)
     assert transfer(with_rate, searched, plain).learning_rate is None
     assert transfer(with_rate, searched, _space(rates=(1e-3, 1e-2))).learning_rate == 1e-3
+
+
+def test_lora_layout_configurations_move_only_into_an_equal_space():
+    from tests.conftest import tiny_family_config
+
+    lora = SearchSpace.for_model_config("lora", tiny_family_config("llama", 2, 32))
+    config = lora.sample(np.random.default_rng(0))
+    assert transfer(config, lora, lora) == config
+    assert transfer(config, lora, _space("extended", layers=2, hidden=32)) is None

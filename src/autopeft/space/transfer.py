@@ -16,7 +16,9 @@ the AutoPEFT paper's finding is that good configurations transfer. The rules, in
   if not; a target that searches it and a source without one take ``default_lr``'s nearest choice.
 
 A configuration that ends up with no layer or no module on (or that the target space refuses) does not
-transfer: :func:`transfer` returns None, and the caller says how many were left out.
+transfer: :func:`transfer` returns None, and the caller says how many were left out. The rules are the
+module spaces' (``paper``, ``extended``); a configuration of the ``lora`` layout (per-layer ranks and
+targets in its options) moves only into an equal space.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ def transfer(
     docstring, or None when it does not transfer."""
     if source.to_dict() == target.to_dict():
         return config if target.contains(config) else None
+    if config.options:  # per-layer ranks and targets mean nothing in another layout
+        return None
     modules = {}
     for name in target.modules:
         value = getattr(config, name)
