@@ -197,8 +197,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--task-kind",
         default=None,
-        choices=["classification", "regression"],
-        help="local files: classification (default) or regression",
+        choices=["classification", "regression", "causal_lm"],
+        help="local files: classification (default), regression, or causal_lm (a JSONL file of "
+        '"prompt"/"completion" or "text" fields; the loss is on the completion tokens only)',
+    )
+    p.add_argument(
+        "--lm-score",
+        default=None,
+        type=lambda value: value.replace("-", "_"),
+        choices=["loss", "exact_match"],
+        help="causal_lm tasks: the search score, loss (default; validation loss per completion token, "
+        "minimised: the objective becomes loss) or exact-match (of greedy completions, maximised)",
     )
     p.add_argument("--space", default="paper", choices=sorted(SPACES))
     p.add_argument(
@@ -219,13 +228,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--objectives",
         default="score,params",
-        help="score,params (default) or score,params,time / score,params,memory",
+        help="score,params (default) or score,params,time / score,params,memory; a causal_lm search scored "
+        "by loss has loss in place of score (set for you)",
     )
     p.add_argument(
         "--reference",
         default=None,
         help="hypervolume reference, e.g. score=0.5,params=5 "
-        "(default: score 0, params 10 %%, a cost 5x the first trial's)",
+        "(default: score 0, params 10 %%, a cost 5x and a loss 2x the first trial's)",
     )
     p.add_argument("--seed", type=int, default=0, help="seeds the optimiser, the data split and every trial")
     p.add_argument(

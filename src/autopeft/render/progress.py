@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from typing import IO, Any
 
+from autopeft.records.objectives import score_gain
 from autopeft.records.trial import TrialResult
 
 
@@ -57,7 +58,11 @@ class LiveProgress:
         if self._trial is not None:
             self._trial.close()
             self._trial = None
-        if result.ok and result.score is not None and (self._best is None or result.score > self._best):
+        if (
+            result.ok
+            and result.score is not None
+            and (self._best is None or score_gain(result.score, result.metric) > score_gain(self._best, result.metric))
+        ):
             self._best = result.score
         if self._search is not None:
             postfix = {"best": "-" if self._best is None else f"{self._best:.4f}"}
