@@ -512,6 +512,14 @@ def cmd_retrain(args: argparse.Namespace) -> int:
         budgets=_numbers("--budgets", args.budgets, float),
     )
     tasks = _task_list("--tasks", args.tasks) or [settings.task]
+    if settings.task_kind == "causal_lm" and settings.task in tasks:
+        raise UserError(
+            "--tasks",
+            settings.task,
+            "is the causal-LM file the search ran on: a run reports a score on the task's dev split, which a "
+            "single file has not",
+            f"export a configuration with `autopeft export {args.dir} --pick N`, or pass other tasks with --tasks",
+        )
     budget = _budget_from(args)
     seeds = _seeds(args.seeds)
     out = Path(args.out or Path(args.dir) / args.command)

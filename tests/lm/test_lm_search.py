@@ -66,6 +66,9 @@ def test_a_search_gives_a_front_of_validation_loss_against_parameters_and_resume
     assert [r.split(",")[status] for r in rows[1:]] == ["complete"] * 3
     assert main(["show", str(out)]) == 0
     assert "reference: loss" in capsys.readouterr().out  # twice the first trial's loss, recorded
+    # retraining on the file itself would need a dev split: refused, naming the flag
+    assert main(["retrain", str(out), "--pick", "0", "--out", str(tmp_path / "retrain")]) == 2
+    assert "--tasks" in capsys.readouterr().err and not (tmp_path / "retrain").exists()
 
 
 def test_a_search_by_exact_match_maximises_it(tmp_path, tokenizer, sums_jsonl, capsys):
