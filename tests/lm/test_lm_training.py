@@ -125,7 +125,8 @@ class _Oracle(nn.Module):
 
 
 def test_exact_match_compares_greedy_completions_with_the_references(tokenizer):
-    rows = [("say hello", "world"), ("say good", "morning"), ("say yes", "no"), ("say red", "blue")]
+    # "World": the uncased vocabulary reads it as "world", as it reads what the model generates
+    rows = [("say hello", " World "), ("say good", "morning"), ("say yes", "no"), ("say red", "blue")]
     ids = {w: tokenizer.convert_tokens_to_ids(w) for w in ("hello", "world", "good", "morning", "yes", "red")}
     # knows "hello world" and "good morning"; answers "yes" wrongly ("no" expected), "red" not at all
     oracle = _Oracle({ids["hello"]: ids["world"], ids["good"]: ids["morning"], ids["yes"]: ids["red"]},
@@ -133,6 +134,7 @@ def test_exact_match_compares_greedy_completions_with_the_references(tokenizer):
     task = _task(rows * 2, score="exact_match")  # the validation draw holds each row once or twice
     data = prepare_data(task, tokenizer, _budget(val_examples=4), 0)
     metrics = evaluate(oracle, data, 8, torch.device("cpu"))
+    assert set(data.val.targets) <= {"world", "morning", "no", "blue"}
     expected = sum(t in ("world", "morning") for t in data.val.targets) / len(data.val)
     assert set(metrics) == {"exact_match", "loss"} and metrics["exact_match"] == pytest.approx(expected)
     assert 0 < expected < 1

@@ -27,7 +27,7 @@ class Encoded:
             unpadded, at most ``max_length`` tokens.
         labels: class ids (int64) or targets (float32), shape ``(n,)`` (zeros for a causal-LM task).
         prompts: causal-LM tasks only: the token ids greedy decoding starts from, one tuple per example.
-        targets: causal-LM tasks only: the reference completions (text), one per example.
+        targets: causal-LM tasks only: the reference completions (text, as their tokens decode), one per example.
     """
 
     features: tuple[dict[str, list[int]], ...]

@@ -18,7 +18,10 @@ Scores (:data:`autopeft.tasks.spec.LM_METRICS`):
 - ``loss``: the mean cross-entropy over all validation completion tokens (token-weighted, not a mean
   of per-example means), in nats per token. Lower is better.
 - ``exact_match``: the share of validation examples whose greedy completion, decoded and stripped of
-  surrounding whitespace, equals the reference completion stripped likewise. Greedy decoding runs
+  surrounding whitespace, equals the reference completion stripped likewise. The reference is its own
+  tokens decoded (as truncated to the budget's length), so that the tokenizer's normalisation
+  (an uncased vocabulary's lower case, its spacing around punctuation) applies to both sides
+  alike: a model that generates the reference's tokens always matches. Greedy decoding runs
   without a key-value cache (PEFT modules that change attention, such as prefixes, then behave exactly
   as in training), for at most the longest validation completion's tokens plus :data:`GENERATION_MARGIN`.
 """
@@ -87,7 +90,7 @@ def encode_lm(split: Split, tokenizer: Any, max_length: int, *, encoder_decoder:
         ``labels`` (decoders: as long as the inputs, :data:`IGNORE` on the prompt; encoder-decoders: the
         decoder's targets, ``completion + EOS``), ``prompts`` the inputs greedy decoding starts from
         (decoders: the prompt as kept in ``input_ids``; encoder-decoders: the encoder's input), and
-        ``targets`` the reference completions.
+        ``targets`` the reference completions as their kept tokens decode (module notes).
     """
     from autopeft.train.data import Encoded
 
@@ -95,6 +98,7 @@ def encode_lm(split: Split, tokenizer: Any, max_length: int, *, encoder_decoder:
     end = end_token(tokenizer)
     features: list[dict[str, list[int]]] = []
     prompts: list[tuple[int, ...]] = []
+    targets: list[str] = []
     for prompt, completion in zip(split.text_a, split.text_b, strict=True):
         target = completion_ids(tokenizer, completion)
         if encoder_decoder:
@@ -106,11 +110,13 @@ def encode_lm(split: Split, tokenizer: Any, max_length: int, *, encoder_decoder:
             ids, labels = decoder_example(prompt_ids(tokenizer, prompt), target, end, max_length)
             features.append({"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels})
             prompts.append(tuple(ids[: sum(1 for label in labels if label == IGNORE)]))
+        kept = [t for t in features[-1]["labels"] if t != IGNORE and t != end]
+        targets.append(tokenizer.decode(kept, skip_special_tokens=True))
     return Encoded(
         features=tuple(features),
         labels=np.asarray(split.labels),
         prompts=tuple(prompts),
-        targets=tuple(split.text_b),
+        targets=tuple(targets),
     )
 
 
