@@ -175,3 +175,24 @@ def test_a_trial_on_a_language_model_learns_the_completions(tiny_lm):
     assert result.status == "complete", result.error
     assert result.metric == "loss" and result.metrics == {"loss": result.score}
     assert result.score < untrained
+
+
+@pytest.mark.parametrize("model_type", ["llama", "gpt2", "t5", "bart"])
+def test_the_family_table_finds_the_same_modules_in_the_language_model(model_type, tokenizer):
+    """Sites are found from ``model.base_model``: a language model's layers and roles are those of the
+    sequence classifier of the same checkpoint (the paths differ only by the base model's own path)."""
+    from autopeft.build import backbone_from_config
+    from autopeft.modules.families import ROLES
+
+    config = tiny_family_config(model_type)
+    sites = {lm: sites_of(backbone_from_config(config, lm=lm)) for lm in (False, True)}
+
+    def relative(s, path):
+        return path.removeprefix(s.base_path).lstrip(".") if path is not None else None
+
+    assert sites[True].num_layers == sites[False].num_layers == (4 if config.is_encoder_decoder else 2)
+    for layer in range(sites[True].num_layers):
+        for role in ROLES:
+            assert relative(sites[True], sites[True].path(layer, role)) == relative(
+                sites[False], sites[False].path(layer, role)
+            ), (layer, role)
