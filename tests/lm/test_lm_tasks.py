@@ -30,11 +30,19 @@ def test_prompt_completion_rows_become_prompts_and_completions(tmp_path):
     assert data.dev is None
 
 
-def test_text_rows_are_learnt_whole_and_exact_match_is_a_score(tmp_path):
+def test_text_rows_are_learnt_whole_and_have_no_prompt_to_match(tmp_path):
     path = _jsonl(tmp_path / "texts.jsonl", [{"text": "a cat"}, {"text": "a dog", "source": "x"}])
-    data = load_task(f"file:{path}", task_kind="causal_lm", lm_score="exact_match")
+    data = load_task(f"file:{path}", task_kind="causal_lm")
     assert data.spec.text_columns == ("text",)
     assert data.train.text_a == ("", "") and data.train.text_b == ("a cat", "a dog")
+    with pytest.raises(UserError) as err:
+        load_task(f"file:{path}", task_kind="causal_lm", lm_score="exact_match")
+    assert err.value.field == "lm_score" and "no prompt" in str(err.value)
+
+
+def test_exact_match_is_a_score_with_the_loss_beside_it(tmp_path):
+    path = _jsonl(tmp_path / "sums.jsonl", [{"prompt": "2+3=", "completion": "5"}])
+    data = load_task(str(path), task_kind="causal_lm", lm_score="exact_match")
     assert data.spec.main_metric == "exact_match" and data.spec.metrics == ("exact_match", "loss")
 
 

@@ -491,6 +491,14 @@ def _load_lm_file(path: Path, text_columns: Sequence[str] | None, label_column: 
                 f'has no "{missing[0]}" field, nor a "text" field (it has: {", ".join(first) or "no fields"})',
                 fix,
             )
+    if len(fields) == 1 and lm_score == "exact_match":
+        raise UserError(
+            "lm_score",
+            lm_score,
+            f'compares completions with references, but the rows of {path} hold one "{fields[0]}" each: there is '
+            "no prompt to complete",
+            "score it by `lm_score=loss`, or give every row a prompt and a completion",
+        )
     texts: list[list[str]] = [[] for _ in fields]
     for line_no, record in rows:
         for k, name in enumerate(fields):

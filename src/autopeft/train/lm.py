@@ -54,12 +54,15 @@ def end_token(tokenizer: Any) -> int | None:
 def prompt_ids(tokenizer: Any, prompt: str) -> list[int]:
     """A decoder's prompt tokens: the tokenizer's own start tokens (Llama's BOS, BERT's CLS) and the
     prompt, without a trailing end token (a BERT or T5 tokenizer appends one, which would tell the model
-    that the text ends before its completion)."""
+    that the text ends before its completion). An empty prompt of a tokenizer that adds no start token
+    (GPT-2's) becomes its BOS, if it has one, so that greedy decoding has a token to start from."""
     ids = list(tokenizer(prompt)["input_ids"])
     end = end_token(tokenizer)
     plain = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     if ids and end is not None and ids[-1] == end and (not plain or plain[-1] != end):
         ids = ids[:-1]
+    if not ids and tokenizer.bos_token_id is not None:
+        ids = [int(tokenizer.bos_token_id)]
     return ids
 
 
@@ -167,7 +170,8 @@ def greedy_completions(
     else:
         by_length: dict[int, list[int]] = {}
         for i, p in enumerate(prompts):
-            by_length.setdefault(len(p), []).append(i)
+            if p:  # a decoder cannot start from nothing: an empty prompt completes to nothing
+                by_length.setdefault(len(p), []).append(i)
         groups = [g[s : s + batch_size] for g in by_length.values() for s in range(0, len(g), batch_size)]
     start = getattr(model.config, "decoder_start_token_id", None)
     start = pad if start is None else int(start)
