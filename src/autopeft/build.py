@@ -69,8 +69,8 @@ class BuiltModel:
         counts: its parameter counts.
         modules: what was attached, ``{kind: options}``.
         layers: the layer bits that are on (indices).
-        head_paths: the modules of the task head.
-        head_output: the path of the head's last linear layer (the logits).
+        head_paths: the modules of the task head (none for a language model: its LM head stays frozen).
+        head_output: the path of the head's last linear layer (the logits); ``""`` for a language model.
         surgery: the record of every change.
     """
 
@@ -88,7 +88,13 @@ class BuiltModel:
         return tuple(MODULES[name].adapter_name for name in self.modules)
 
     def head_linear(self) -> nn.Linear:
-        """The task head's last linear layer (the one that outputs the logits)."""
+        """The task head's last linear layer (the one that outputs the logits).
+
+        Raises:
+            TrialError: a language model's build has no task head (it keeps its frozen LM head).
+        """
+        if not self.head_output:
+            raise TrialError("a language model's build has no task head")
         return get_module(self.model, self.head_output)
 
     def release(self) -> None:
@@ -108,32 +114,62 @@ def _prepare(model: nn.Module) -> nn.Module:
     return model
 
 
-def load_backbone(ref: str) -> Any:
+def _auto_class(config: Any, lm: bool) -> Any:
+    """The ``transformers`` auto class of a backbone: sequence classification, or, for a causal-LM task
+    (``lm``), the model with its language-modelling head (``AutoModelForSeq2SeqLM`` for encoder-decoders,
+    ``AutoModelForCausalLM`` for decoders)."""
+    import transformers
+
+    if not lm:
+        return transformers.AutoModelForSequenceClassification
+    if getattr(config, "is_encoder_decoder", False):
+        return transformers.AutoModelForSeq2SeqLM
+    return transformers.AutoModelForCausalLM
+
+
+def load_backbone(ref: str, *, lm: bool = False) -> Any:
     """The pretrained model at ``ref`` (a directory or a hub name) as ``transformers``'
     ``AutoModelForSequenceClassification``, frozen, in evaluation mode. A head the checkpoint lacks is
-    initialised at random; each trial re-initialises it anyway.
+    initialised at random; each trial re-initialises it anyway. With ``lm`` (a causal-LM task): the
+    model with its language-modelling head (:func:`_auto_class`), which trials keep frozen.
 
     Raises:
-        UserError: if ``transformers`` has no sequence-classification model for its type.
+        UserError: if ``transformers`` has no such model for its type.
     """
-    from transformers import AutoModelForSequenceClassification
+    from transformers import AutoConfig
 
+    auto = _auto_class(AutoConfig.from_pretrained(ref), lm)
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(ref)
+        model = auto.from_pretrained(ref)
     except ValueError as exc:
         if "Unrecognized configuration class" not in str(exc):
             raise
-        raise UserError(
-            "model", ref, "has no sequence-classification model in transformers", "use an encoder, decoder or T5/BART"
-        ) from exc
+        what = "language model" if lm else "sequence-classification model"
+        fix = "use a decoder (Llama, GPT-2, ...) or an encoder-decoder (T5, BART)"
+        if not lm:
+            fix = "use an encoder, decoder or T5/BART"
+        raise UserError("model", ref, f"has no {what} in transformers", fix) from exc
     return _prepare(model)
 
 
-def backbone_from_config(config: Any) -> Any:
-    """A randomly initialised backbone from a ``transformers`` config (tests, benchmarks)."""
-    from transformers import AutoModelForSequenceClassification
+def backbone_from_config(config: Any, *, lm: bool = False) -> Any:
+    """A randomly initialised backbone from a ``transformers`` config (tests, benchmarks); ``lm``: with
+    its language-modelling head (:func:`_auto_class`)."""
+    return _prepare(_auto_class(config, lm).from_config(config))
 
-    return _prepare(AutoModelForSequenceClassification.from_config(config))
+
+def is_language_model(model: Any) -> bool:
+    """Whether ``model`` is a backbone with a language-modelling head (a causal-LM task's), not a
+    sequence classifier: such a model keeps its own head, frozen, and trials attach no task head."""
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES,
+    )
+
+    name = type(model).__name__
+    return name in set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values()) | set(
+        MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES.values()
+    )
 
 
 def family_of(model_config: Any) -> Family:
@@ -239,7 +275,7 @@ def build_modules(
     modules: Mapping[str, Mapping[str, Any]],
     layers: tuple[int, ...],
     *,
-    num_labels: int,
+    num_labels: int | None,
     seed: int,
     full: bool = False,
 ) -> BuiltModel:
@@ -251,7 +287,8 @@ def build_modules(
         modules: ``{kind: options}``; empty with ``full`` = full fine-tuning (every parameter trained;
             its weights are copied first so that release restores them).
         layers: the layer bits that are on (indices, ascending).
-        num_labels: classes of the task (1 = regression).
+        num_labels: classes of the task (1 = regression); None for a causal-LM task, whose backbone
+            (:func:`is_language_model`) keeps its language-modelling head, frozen: only the modules train.
         seed: seeds the initialisation of the modules and the head.
     """
     sites = sites_of(backbone)
@@ -262,11 +299,14 @@ def build_modules(
     surgery.set_attr(backbone, "_autopeft_built", True)
     surgery.on_restore(lambda: _prepare(backbone))  # frozen, in evaluation mode, as loaded
     target = Target(model=backbone, sites=sites, surgery=surgery, hidden_size=hidden_size(backbone.config))
-    paths = head_paths(backbone)
+    lm = num_labels is None
+    if lm != is_language_model(backbone):
+        raise RuntimeError(f"{type(backbone).__name__} with num_labels={num_labels}: a task head needs a classifier")
+    paths = () if lm else head_paths(backbone)
     try:
         torch.manual_seed(seed)
         _attach(target, modules, layers)
-        head_output = _fresh_head(backbone, paths, num_labels, surgery)
+        head_output = "" if num_labels is None else _fresh_head(backbone, paths, num_labels, surgery)
         if full:
             _keep_weights(backbone, surgery)
         _mark_trainable(backbone, tuple(modules), paths, full=full)
@@ -334,7 +374,7 @@ def count_parameters(target: Target, kinds: tuple[str, ...], paths: tuple[str, .
     )
 
 
-def build_model(backbone: Any, config: PeftConfig, *, num_labels: int, seed: int) -> BuiltModel:
+def build_model(backbone: Any, config: PeftConfig, *, num_labels: int | None, seed: int) -> BuiltModel:
     """A search-space configuration's model for one trial (see :func:`build_modules`).
 
     Raises:
@@ -358,7 +398,7 @@ def _check_built(built: BuiltModel, what: str) -> None:
             raise TrialError(f"module {module!r} of {what} was not built (0 parameters)")
 
 
-def build_method(backbone: Any, method: Any, *, num_labels: int, seed: int) -> BuiltModel:
+def build_method(backbone: Any, method: Any, *, num_labels: int | None, seed: int) -> BuiltModel:
     """A fresh model for a :class:`~autopeft.methods.Method`: a search-space configuration (exactly as
     a trial builds it), a baseline's modules in every layer, or full fine-tuning."""
     if method.kind == "config":
@@ -415,10 +455,11 @@ class ParamTable:
         per_layer: dict[tuple[str, int], int] = {}
         total = None
         layers = tuple(i == 0 for i in range(space.num_layers))
+        lm = is_language_model(backbone)
         for module in space.modules:
             for value in MODULES[module].choices(space.sizes)[1:]:  # every value but off
                 config = PeftConfig(layers=layers, **{module: value})
-                built = build_model(backbone, config, num_labels=2, seed=0)
+                built = build_model(backbone, config, num_labels=None if lm else 2, seed=0)
                 built.release()
                 per_layer[(module, int(value))] = built.counts.per_module[module]
                 total = built.counts.backbone
@@ -524,7 +565,7 @@ def save_trained(built: BuiltModel, folder: Path, *, extra: Mapping[str, Any] | 
         "model_type": built.model.config.model_type,
         "modules": built.modules,
         "layers": list(built.layers),
-        "num_labels": built.head_linear().out_features,
+        "num_labels": built.head_linear().out_features if built.head_output else None,
         **dict(extra or {}),
     }
     (folder / SAVED_MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
@@ -560,7 +601,8 @@ def load_saved(backbone: Any, folder: str | Path) -> BuiltModel:
     modules = {k: dict(v) for k, v in manifest["modules"].items()}
     if "prefix" in modules:
         modules["prefix"]["ejected"] = True
-    built = build_modules(backbone, modules, tuple(manifest["layers"]), num_labels=int(manifest["num_labels"]), seed=0)
+    num_labels = None if manifest["num_labels"] is None else int(manifest["num_labels"])
+    built = build_modules(backbone, modules, tuple(manifest["layers"]), num_labels=num_labels, seed=0)
     state = {**load_file(str(folder / "modules.safetensors")), **load_file(str(folder / "head.safetensors"))}
     params = dict(backbone.named_parameters())
     unknown = sorted(set(state) - set(params))

@@ -201,8 +201,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--task-kind",
         default=None,
-        choices=["classification", "regression"],
-        help="local files: classification (default) or regression",
+        choices=["classification", "regression", "causal_lm"],
+        help="local files: classification (default), regression, or causal_lm (a JSONL file of "
+        '"prompt"/"completion" or "text" fields; the loss is on the completion tokens only)',
+    )
+    p.add_argument(
+        "--lm-score",
+        default=None,
+        type=lambda value: value.replace("-", "_"),
+        choices=["loss", "exact_match"],
+        help="causal_lm tasks: the search score, loss (default; validation loss per completion token, "
+        "minimised: the objective becomes loss) or exact-match (of greedy completions, maximised)",
     )
     p.add_argument("--space", default="paper", choices=sorted(SPACES), help=SPACE_HELP)
     p.add_argument(
@@ -223,13 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--objectives",
         default="score,params",
-        help="score,params (default) or score,params,time / score,params,memory",
+        help="score,params (default) or score,params,time / score,params,memory; a causal_lm search scored "
+        "by loss has loss in place of score (set for you)",
     )
     p.add_argument(
         "--reference",
         default=None,
         help="hypervolume reference, e.g. score=0.5,params=5 "
-        "(default: score 0, params 10 %%, a cost 5x the first trial's)",
+        "(default: score 0, params 10 %%, a cost 5x and a loss 2x the first trial's)",
     )
     p.add_argument("--seed", type=int, default=0, help="seeds the optimiser, the data split and every trial")
     p.add_argument(
@@ -518,6 +528,14 @@ def cmd_retrain(args: argparse.Namespace) -> int:
         budgets=_numbers("--budgets", args.budgets, float),
     )
     tasks = _task_list("--tasks", args.tasks) or [settings.task]
+    if settings.task_kind == "causal_lm" and settings.task in tasks:
+        raise UserError(
+            "--tasks",
+            settings.task,
+            "is the causal-LM file the search ran on: a run reports a score on the task's dev split, which a "
+            "single file has not",
+            f"export a configuration with `autopeft export {args.dir} --pick N`, or pass other tasks with --tasks",
+        )
     budget = _budget_from(args)
     seeds = _seeds(args.seeds)
     out = Path(args.out or Path(args.dir) / args.command)

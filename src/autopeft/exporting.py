@@ -8,7 +8,8 @@ was (the search's data, budget and the trial's seed; on the CPU the same scores 
 - ``peft``: HF PEFT's own adapter format, for a configuration of LoRA alone or (IA)³ alone (one PEFT
   adapter holds one tuner type): ``PeftModel.from_pretrained(base, OUT)`` loads it, with ``base`` the
   base model loaded as ``AutoModelForSequenceClassification.from_pretrained(MODEL, num_labels=N)``. The
-  task head travels as PEFT's ``modules_to_save``.
+  task head travels as PEFT's ``modules_to_save``. A causal-LM search's model is a language model
+  (``AutoModelForCausalLM``, or ``AutoModelForSeq2SeqLM`` for T5/BART) with its own head, unchanged.
 - ``peft`` with ``merge``: the adapter merged into the weights and saved as a whole model that loads
   with ``transformers`` alone (``AutoModelForSequenceClassification.from_pretrained(OUT)``).
 
@@ -115,9 +116,11 @@ def export_search(
     check_format(config, fmt, merge)
     out = Path(out)
     task = settings.load_task()
-    base = BaseModel.load(settings.model)
+    base = BaseModel.load(settings.model, lm=task.spec.is_lm)
     splits = carve_splits(task, settings.budget, settings.seed)
-    data = prepare_data(task, base.tokenizer, settings.budget, settings.seed, splits=splits)
+    data = prepare_data(
+        task, base.tokenizer, settings.budget, settings.seed, splits=splits, encoder_decoder=base.is_encoder_decoder
+    )
     echo(f"retraining trial {picked.number} ({config.describe()}): the search keeps no weights")
     kept: dict[str, Any] = {}
 
@@ -161,16 +164,19 @@ def peft_config(
     head: list[str],
     fan_in_fan_out: bool,
     ranks: dict[str, int] | None = None,
+    task_type: str = "SEQ_CLS",
 ) -> Any:
     """The HF PEFT configuration of a LoRA-only or (IA)³-only model: ``target_modules`` the full module
-    paths, the task head as ``modules_to_save``. ``ranks`` (``{target path: rank}``, LoRA only) gives
-    each module its own rank (the ``lora`` space's per-layer ranks, as ``rank_pattern``), with alpha
-    ``alpha_scale`` times it (``alpha_pattern``); default the options' one ``size`` everywhere."""
+    paths, the task head as ``modules_to_save`` (none for a language model, whose head stays frozen);
+    ``task_type`` PEFT's: ``SEQ_CLS``, ``CAUSAL_LM`` or ``SEQ_2_SEQ_LM``. ``ranks`` (``{target path:
+    rank}``, LoRA only) gives each module its own rank (the ``lora`` space's per-layer ranks, as
+    ``rank_pattern``), with alpha ``alpha_scale`` times it (``alpha_pattern``); default the options' one
+    ``size`` everywhere."""
     from peft import IA3Config, TaskType
 
     from autopeft.modules.lora import lora_config
 
-    common = {"modules_to_save": head, "task_type": TaskType.SEQ_CLS, "fan_in_fan_out": fan_in_fan_out}
+    common = {"modules_to_save": head or None, "task_type": TaskType(task_type), "fan_in_fan_out": fan_in_fan_out}
     if "lora" in modules:
         options = modules["lora"]
         ranks = ranks or {t: int(options["size"]) for t in targets}
@@ -192,7 +198,11 @@ def _write_peft(base: Any, kept: dict[str, Any], out: Path, *, merge: bool) -> N
     marker = {"lora": ".lora_", "ia3": ".ia3_l."}[kind]
     targets = sorted({name.split(marker)[0] for name in modules})
     model = base.backbone
-    _match_head(model, kept["head_output"], head)
+    if kept["head_output"]:  # a language model keeps its own head
+        _match_head(model, kept["head_output"], head)
+        task_type = "SEQ_CLS"
+    else:
+        task_type = "SEQ_2_SEQ_LM" if base.is_encoder_decoder else "CAUSAL_LM"
     feedforward = _feedforward_targets(base, targets) if kind == "ia3" else []
     options = {kind: {**kept["modules"][kind], "_feedforward": feedforward}}
     fused = any(hasattr(model.get_submodule(t), "nf") for t in targets)
@@ -201,7 +211,8 @@ def _write_peft(base: Any, kept: dict[str, Any], out: Path, *, merge: bool) -> N
     head_modules = sorted({name.rpartition(".")[0] for name in head})
     # each LoRA module's rank as trained: lora_A's weight is (rank, in_features)
     ranks = {t: int(modules[f"{t}.lora_A.autopeft_lora.weight"].shape[0]) for t in targets} if kind == "lora" else None
-    peft_model = get_peft_model(model, peft_config(options, targets, head_modules, fused, ranks))
+    config = peft_config(options, targets, head_modules, fused, ranks=ranks, task_type=task_type)
+    peft_model = get_peft_model(model, config)
     state = {n: p for n, p in peft_model.named_parameters()}
     with torch.no_grad():
         for name, value in modules.items():

@@ -168,7 +168,8 @@ def align_tokens(model: Any, tokenizer: Any) -> Any:
 @dataclass
 class BaseModel:
     """A pretrained backbone with its family's task head (``AutoModelForSequenceClassification``, frozen)
-    and its tokenizer, loaded once.
+    and its tokenizer, loaded once; for a causal-LM task the backbone is the language model instead
+    (``AutoModelForCausalLM``, or ``AutoModelForSeq2SeqLM`` for T5 and BART).
 
     Trials change the backbone in place and put it back (:meth:`autopeft.build.BuiltModel.release`).
 
@@ -186,9 +187,15 @@ class BaseModel:
     def config(self) -> Any:
         return self.backbone.config
 
+    @property
+    def is_encoder_decoder(self) -> bool:
+        """Whether the backbone is an encoder-decoder (T5, BART)."""
+        return bool(getattr(self.backbone.config, "is_encoder_decoder", False))
+
     @classmethod
-    def load(cls, name: str) -> BaseModel:
-        """Load ``--model`` from its alias, directory or hub name."""
+    def load(cls, name: str, *, lm: bool = False) -> BaseModel:
+        """Load ``--model`` from its alias, directory or hub name; ``lm``: for a causal-LM task, with its
+        language-modelling head instead of a sequence classifier (:func:`autopeft.build.load_backbone`)."""
         from transformers import AutoTokenizer
 
         from autopeft.build import family_of, load_backbone
@@ -204,14 +211,14 @@ class BaseModel:
                 f"has no tokenizer that loads ({type(exc).__name__}: {str(exc).strip().splitlines()[0]})",
                 "save its tokenizer beside the model with tokenizer.save_pretrained(DIR), or use a hub name",
             ) from exc
-        backbone = load_backbone(ref)
+        backbone = load_backbone(ref, lm=lm)
         return cls(name=name, backbone=backbone, tokenizer=align_tokens(backbone, tokenizer))
 
     @classmethod
-    def from_config(cls, config: Any, tokenizer: Any, name: str = "random") -> BaseModel:
+    def from_config(cls, config: Any, tokenizer: Any, name: str = "random", *, lm: bool = False) -> BaseModel:
         """A randomly initialised backbone from a ``transformers`` config (tests, benchmarks)."""
         from autopeft.build import backbone_from_config, family_of
 
         family_of(config)
-        backbone = backbone_from_config(config)
+        backbone = backbone_from_config(config, lm=lm)
         return cls(name=name, backbone=backbone, tokenizer=align_tokens(backbone, tokenizer))

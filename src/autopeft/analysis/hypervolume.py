@@ -28,6 +28,7 @@ from autopeft.records.trial import TrialResult
 
 __all__ = [
     "DEFAULT_COST_FACTOR",
+    "DEFAULT_LOSS_FACTOR",
     "DEFAULT_PARAMS_PCT_REFERENCE",
     "DEFAULT_SCORE_REFERENCE",
     "ReferencePoint",
@@ -45,6 +46,10 @@ DEFAULT_PARAMS_PCT_REFERENCE = 10.0
 #: Default reference of a measured cost (training time, peak memory): this many times the cost of the
 #: search's first complete trial.
 DEFAULT_COST_FACTOR = 5.0
+
+#: Default reference of a causal-LM validation loss (``loss``, minimised): this many times the loss of
+#: the search's first complete trial.
+DEFAULT_LOSS_FACTOR = 2.0
 
 
 def default_reference(
@@ -76,12 +81,22 @@ def default_reference(
       hardware-independent bound; five times a random configuration's cost admits most of the
       space (in the MiniLM/SST-2 demo most trials took 21-30 s and the slowest, prefix 384, 171 s)
       while keeping the cheap configurations' share of the hypervolume visible.
+    - ``loss`` (a causal-LM validation loss in nats/token, minimised): :data:`DEFAULT_LOSS_FACTOR` times
+      the loss of ``first``, the search's first complete trial (recorded once known, like a cost's). A
+      loss has no task-independent bound (it depends on the vocabulary and the texts), and 0 is out of
+      reach; the first trial is a configuration drawn at random, trained at the search's budget, so
+      twice its loss admits every configuration that learned anything while a diverged one (whose
+      loss climbs past the untrained model's) adds nothing. The frozen backbone's own loss would be
+      the natural floor but costs an evaluation pass before the search; give it through ``overrides``
+      (``reference=loss=...``) when hypervolumes must be compared across searches.
 
     Raises:
         ValueError: an objective has no default and no override (a cost before ``first`` is known).
     """
     overrides = dict(overrides or {})
-    defaults = {"score": DEFAULT_SCORE_REFERENCE, "params_pct": DEFAULT_PARAMS_PCT_REFERENCE}
+    # by name: ``loss`` reads the same attribute as ``score`` but has no fixed bound
+    defaults = {"score": DEFAULT_SCORE_REFERENCE, "params": DEFAULT_PARAMS_PCT_REFERENCE}
+    factors = {"loss": DEFAULT_LOSS_FACTOR}
     ref = []
     for o in objectives:
         for key in (o.name, o.attribute):
@@ -89,10 +104,10 @@ def default_reference(
                 ref.append(float(overrides[key]))
                 break
         else:
-            if o.attribute in defaults:
-                ref.append(defaults[o.attribute])
+            if o.name in defaults:
+                ref.append(defaults[o.name])
             elif first is not None and first.ok and math.isfinite(float(getattr(first, o.attribute))):
-                ref.append(DEFAULT_COST_FACTOR * float(getattr(first, o.attribute)))
+                ref.append(factors.get(o.name, DEFAULT_COST_FACTOR) * float(getattr(first, o.attribute)))
             else:
                 raise ValueError(f"objective {o.name!r} has no default reference before a trial completes: give one")
     return np.asarray(ref, dtype=float)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from autopeft.records.objectives import DEFAULT_OBJECTIVES, Direction, Objective
+from autopeft.records.objectives import DEFAULT_OBJECTIVES, Direction, Objective, score_gain
 from autopeft.records.trial import TrialResult
 
 __all__ = [
@@ -112,9 +112,9 @@ def json_number(value: float | int | None) -> float | int | None:
 
 
 def _front_order(trial: TrialResult) -> tuple[float, float, int]:
-    """Sort key: params % ascending, then score descending, then trial number."""
-    score = trial.score if trial.score is not None else -math.inf
-    return (trial.params_pct, -score, trial.number)
+    """Sort key: params % ascending, then score from best to worst (a loss ascending), then trial number."""
+    gain = score_gain(trial.score, trial.metric) if trial.score is not None else -math.inf
+    return (trial.params_pct, -gain, trial.number)
 
 
 @dataclass(frozen=True)
@@ -277,12 +277,12 @@ class StudySummary:
 
 
 def best_trial(trials: Iterable[TrialResult]) -> TrialResult | None:
-    """The complete trial with the highest score (ties: fewer parameters, then the lower number), or
-    None when no trial completed."""
+    """The complete trial with the best score (the highest; the lowest loss, :func:`score_gain`; ties:
+    fewer parameters, then the lower number), or None when no trial completed."""
     complete = [t for t in trials if t.ok]
     if not complete:
         return None
-    return min(complete, key=lambda t: (-(t.score or 0.0), t.params_pct, t.number))
+    return min(complete, key=lambda t: (-score_gain(t.score or 0.0, t.metric), t.params_pct, t.number))
 
 
 def summarise(trials: Iterable[TrialResult], objectives: Sequence[Objective] = DEFAULT_OBJECTIVES) -> StudySummary:

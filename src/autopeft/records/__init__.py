@@ -12,6 +12,7 @@ from autopeft.records.callbacks import Echo, Monitor, ProgressFn, StepFn, StopFn
 from autopeft.records.io import atomic_write_bytes, atomic_write_text
 from autopeft.records.objectives import (
     DEFAULT_OBJECTIVES,
+    LOSS,
     MEMORY,
     OBJECTIVES,
     PARAMS,
@@ -25,6 +26,7 @@ from autopeft.records.trial import Evaluation, Status, TrialResult
 
 __all__ = [
     "DEFAULT_OBJECTIVES",
+    "LOSS",
     "MEMORY",
     "OBJECTIVES",
     "PARAMS",

@@ -18,7 +18,7 @@ class Evaluation:
     Args:
         step: optimiser steps done when evaluated (>= 1).
         epoch: epochs done, fractional (steps / steps per epoch).
-        score: the task's main metric on the validation split (higher is better).
+        score: the task's main metric on the validation split (higher is better; a loss lower).
         metrics: every metric of the task on the validation split.
         examples: validation examples scored: fewer than all of them for an evaluation before the last
             when the budget sets ``probe_examples``; None in records made before probes existed (all).
@@ -42,7 +42,8 @@ class Evaluation:
 class TrialResult:
     """Everything recorded about one trial.
 
-    Objectives (declared in :mod:`autopeft.records.objectives`): ``score`` (maximise) and ``params_pct`` (minimise).
+    Objectives (declared in :mod:`autopeft.records.objectives`): ``score`` (maximise; a causal-LM
+    search by loss reads it as ``loss``, minimised) and ``params_pct`` (minimise).
 
     Args:
         config: the PEFT configuration as a JSON dict (see :class:`autopeft.space.PeftConfig`).
@@ -51,8 +52,9 @@ class TrialResult:
             at its parameter count; ``score`` is its last evaluation, ``predicted_score`` what it was
             expected to reach). Only complete trials enter the Pareto front and the hypervolume.
         score: main metric on the validation split carved from the training data, after the last
-            evaluation; None when failed.
-        metric: name of the main metric (``"accuracy"``, ``"matthews"``, ``"spearman"``, ...).
+            evaluation; None when failed. Higher is better except for the metric ``loss`` (a causal-LM
+            validation loss, :func:`~autopeft.records.objectives.score_objective`).
+        metric: name of the main metric (``"accuracy"``, ``"matthews"``, ``"spearman"``, ``"loss"``, ...).
         metrics: all metrics at the last evaluation.
         curve: every evaluation, in order.
         peft_params: trainable parameters of the PEFT modules as deployed (prefix-tuning's

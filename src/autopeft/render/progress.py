@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from typing import IO, Any
 
+from autopeft.records.objectives import score_gain
 from autopeft.records.trial import TrialResult
 
 
@@ -64,7 +65,11 @@ class LiveProgress:
         bar = self._trials.pop(result.number, None)
         if bar is not None:
             bar.close()
-        if result.ok and result.score is not None and (self._best is None or result.score > self._best):
+        if (
+            result.ok
+            and result.score is not None
+            and (self._best is None or score_gain(result.score, result.metric) > score_gain(self._best, result.metric))
+        ):
             self._best = result.score
         if self._search is not None:
             postfix = {"best": "-" if self._best is None else f"{self._best:.4f}"}

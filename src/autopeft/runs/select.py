@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from autopeft.analysis import summarise
 from autopeft.errors import UserError
 from autopeft.methods import Method
+from autopeft.records.objectives import score_gain
 from autopeft.records.trial import TrialResult
 from autopeft.space import PeftConfig
 
@@ -85,7 +86,7 @@ def pick_from_search(
                 f"is below every Pareto configuration (the smallest has {smallest:.4f} %)",
                 f"use budgets of at least {smallest:.4f}",
             )
-        best = max(under, key=lambda t: (t.score, -t.params_pct))
+        best = max(under, key=lambda t: (score_gain(t.score, t.metric), -t.params_pct))
         picked.append((f"autopeft-{budget:g}", best))
     methods: dict[str, Method] = {}
     for name, trial in picked:

@@ -38,8 +38,8 @@ import numpy as np
 from autopeft.analysis import summarise
 from autopeft.analysis.hypervolume import ReferencePoint, hypervolume_curve
 from autopeft.analysis.pareto import short_error
-from autopeft.build import ParamTable
-from autopeft.errors import SearchFailed
+from autopeft.build import ParamTable, is_language_model
+from autopeft.errors import SearchFailed, UserError
 from autopeft.exec import Executor, LocalExecutor, TrialRequest
 from autopeft.exec.ray_executor import RayConnection, RayExecutor, connect
 from autopeft.models import BaseModel, load_model_config
@@ -214,8 +214,13 @@ def prepare(
     splits = carve_splits(task, settings.budget, settings.seed)
     if base is None:
         echo(f"loading model {settings.model} ...")
-        base = BaseModel.load(settings.model)
-    data = prepare_data(task, base.tokenizer, settings.budget, settings.seed, splits=splits)
+        base = BaseModel.load(settings.model, lm=task.spec.is_lm)
+    elif is_language_model(base.backbone) != task.spec.is_lm:
+        want = "a language model (BaseModel.load(..., lm=True))" if task.spec.is_lm else "a sequence classifier"
+        raise UserError("base", base.name, f"does not fit a {task.spec.kind} task", f"give {want}")
+    data = prepare_data(
+        task, base.tokenizer, settings.budget, settings.seed, splits=splits, encoder_decoder=base.is_encoder_decoder
+    )
     majority = None
     if task.spec.kind == "classification":
         majority = majority_score(task.spec, data.train.labels, data.val.labels)

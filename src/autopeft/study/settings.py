@@ -15,11 +15,12 @@ import numpy as np
 
 from autopeft.errors import UserError
 from autopeft.optim import OPTIMISERS
-from autopeft.records.objectives import OBJECTIVES, Objective, parse_objectives
+from autopeft.records.objectives import LOSS, OBJECTIVES, SCORE, Objective, parse_objectives
 from autopeft.space import SPACES
 from autopeft.study.ledger import STUDY_NAME
 from autopeft.study.stopping import DEFAULT_MARGIN
 from autopeft.tasks import TaskData, load_task, resolve_data_dir
+from autopeft.tasks.spec import LM_METRICS
 from autopeft.tracking import check_installed, parse_report_to
 from autopeft.train.budget import Budget
 from autopeft.train.device import check_device, check_device_available
@@ -34,6 +35,7 @@ IDENTITY_FIELDS = (
     "text_columns",
     "label_column",
     "task_kind",
+    "lm_score",
     "space",
     "search_lr",
     "seed",
@@ -52,7 +54,11 @@ class SearchSettings:
         model: ``minilm``, a model directory or a hub name.
         task: ``glue/sst2``, ``superglue/cb``, ... or a CSV/TSV/JSONL file.
         data_dir: where GLUE/SuperGLUE files lie (absolute); None = hub.
-        text_columns, label_column, task_kind: for local files.
+        text_columns, label_column, task_kind: for local files (``task_kind="causal_lm"``: a file of
+            prompts and completions, :func:`~autopeft.tasks.load_task`).
+        lm_score: a causal-LM task's score: ``loss`` (the default; validation loss per completion token,
+            minimised: the search's first objective is then ``loss``, derived here, not ``score``) or
+            ``exact_match`` (of greedy completions, maximised: the objective ``score``).
         space: ``paper``, ``extended`` or ``lora`` (:data:`autopeft.space.SPACES`).
         optimizer: ``saas`` (default), ``gp``, ``random``, ``nsga2`` or ``tpe``.
         init_trials: random trials before a model-based optimiser (``saas``, ``gp``) uses its model;
@@ -67,7 +73,8 @@ class SearchSettings:
             comparable (as in a benchmark of optimisers on real trials).
         budget: the trial budget.
         objectives: objective names (:func:`~autopeft.records.objectives.parse_objectives`): ``score,params``
-            or ``score,params,time|memory``.
+            or ``score,params,time|memory``; a causal-LM search scored by loss gets ``loss`` in place of
+            ``score`` (derived from ``lm_score``; ``loss`` may also be given).
         reference: hypervolume reference values by objective name (e.g. ``{"score": 0.5}``); the others
             take :func:`~autopeft.analysis.hypervolume.default_reference`.
         storage: an Optuna storage URL; None = ``sqlite:///<dir>/study.db``.
@@ -116,6 +123,7 @@ class SearchSettings:
     text_columns: tuple[str, ...] | None = None
     label_column: str | None = None
     task_kind: str | None = None
+    lm_score: str = "loss"
     space: str = "paper"
     search_lr: bool = False
     optimizer: str = OPTIMISERS[0]
@@ -158,7 +166,7 @@ class SearchSettings:
             )
         if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1:
             raise UserError("batch", self.batch, "must be a positive whole number", "use e.g. `batch=4`")
-        objectives = parse_objectives(self.objectives)
+        objectives = self._score_objectives(parse_objectives(self.objectives))
         object.__setattr__(self, "objectives", tuple(o.name for o in objectives))
         if self.reference is not None:
             reference = dict(self.reference)
@@ -186,7 +194,7 @@ class SearchSettings:
         if not isinstance(self.stop_margin, (int, float)) or not self.stop_margin >= 0:
             raise UserError("stop_margin", self.stop_margin, "must be a number >= 0", "use e.g. `stop_margin=0.028`")
         if self.early_stop:
-            if self.objectives != ("score", "params"):
+            if self.objectives != ("score", "params"):  # (a loss was refused by _score_objectives)
                 raise UserError(
                     "early_stop",
                     ",".join(self.objectives),
@@ -213,6 +221,38 @@ class SearchSettings:
         if len(set(sources)) != len(sources):
             raise UserError("warm_start", list(sources), "names a directory twice", "give each search once")
         object.__setattr__(self, "warm_start", sources)
+
+    def _score_objectives(self, objectives: tuple[Objective, ...]) -> tuple[Objective, ...]:
+        """The objectives with the score a causal-LM task's ``lm_score`` asks for: ``loss`` (minimised)
+        in place of ``score`` when it scores by loss, so that no one needs to name it; a ``loss`` that
+        the task does not score is refused."""
+        lm = self.task_kind == "causal_lm"
+        if self.lm_score not in LM_METRICS:
+            fix = f"use one of {', '.join(LM_METRICS)}"
+            raise UserError("lm_score", self.lm_score, "is not a causal-LM score", fix)
+        if not lm and self.lm_score != "loss":
+            fix = "add `task_kind=causal_lm`, or leave it out"
+            raise UserError("lm_score", self.lm_score, "applies to causal-LM tasks only", fix)
+        by_loss = lm and self.lm_score == "loss"
+        if by_loss and objectives[0] is SCORE:
+            return (LOSS, *objectives[1:])
+        if objectives[0] is LOSS and not by_loss:
+            what = "a causal-LM task scored by exact match" if lm else f"a {self.task_kind or 'classification'} task"
+            raise UserError(
+                "objectives",
+                ",".join(o.name for o in objectives),
+                f"puts a validation loss first, but {what} has a score that rises",
+                "use `objectives=score,params`"
+                + ("" if lm else ", or `task_kind=causal_lm` for a file of prompts and completions"),
+            )
+        if self.early_stop and objectives[0] is LOSS:
+            raise UserError(
+                "early_stop",
+                "on",
+                "reads learning curves of a score that rises, and a causal-LM search scored by loss minimises it",
+                "leave `early_stop` out, or use `lm_score=exact_match`",
+            )
+        return objectives
 
     def _check_execution(self) -> None:
         """Validate the Ray settings (their types and ranges; whether Ray is installed is
@@ -279,6 +319,7 @@ class SearchSettings:
             text_columns=self.text_columns,
             label_column=self.label_column,
             task_kind=self.task_kind,
+            lm_score=self.lm_score,
         )
 
     @classmethod

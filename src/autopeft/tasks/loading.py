@@ -3,7 +3,9 @@
 Sources, in the order :func:`load_task` tries them:
 
 1. ``"file:<path>"`` or the path of an existing ``.csv`` / ``.tsv`` / ``.jsonl`` file: a local
-   file (one split; the caller names the text and label columns).
+   file (one split; the caller names the text and label columns). With ``task_kind="causal_lm"`` its
+   rows hold ``prompt`` and ``completion`` strings, or one ``text`` string (other field names through
+   ``text_columns``), and there is no label column.
 2. A known task name (:data:`KNOWN_TASKS`): from the data dir (``data_dir``, else the
    ``AUTOPEFT_DATA`` environment variable) in the standard GLUE / SuperGLUE layouts, or, when
    neither is set, from the Hugging Face hub with ``datasets.load_dataset``.
@@ -25,7 +27,7 @@ import numpy as np
 
 from autopeft.errors import UserError
 from autopeft.tasks.registry import KNOWN_TASKS, _KnownTask, _lookup, _normalise_name
-from autopeft.tasks.spec import Split, TaskData, TaskKind, TaskSpec
+from autopeft.tasks.spec import LM_METRICS, TASK_KINDS, Split, TaskData, TaskKind, TaskSpec
 
 DATA_ENV = "AUTOPEFT_DATA"
 FILE_PREFIX = "file:"
@@ -84,6 +86,7 @@ def load_task(
     text_columns: Sequence[str] | None = None,
     label_column: str | None = None,
     task_kind: str | None = None,
+    lm_score: str = "loss",
 ) -> TaskData:
     """Load a task's spec and labelled splits.
 
@@ -95,8 +98,11 @@ def load_task(
             ignored for local files.
         text_columns: local files only (required): the one or two text columns.
         label_column: local files only (required): the label column.
-        task_kind: local files only: ``"classification"`` (default) or ``"regression"``. For a
-            known task it may be given only if it equals the task's kind.
+        task_kind: local files only: ``"classification"`` (default), ``"regression"`` or
+            ``"causal_lm"`` (prompt → completion, see :func:`_load_lm_file`). For a known task it may be
+            given only if it equals the task's kind.
+        lm_score: causal-LM tasks only: the search score, ``"loss"`` (validation loss per completion
+            token, lower is better) or ``"exact_match"`` (of greedy completions, higher is better).
 
     Returns:
         :class:`TaskData`; ``dev`` is the reporting split for known tasks and ``None`` for a local
@@ -107,8 +113,12 @@ def load_task(
     """
     if not isinstance(name, str) or not name.strip():
         raise UserError("task", name, "is empty", _unknown_task_fix())
+    if lm_score not in LM_METRICS:
+        raise UserError("lm_score", lm_score, "is not a causal-LM score", f"use one of {', '.join(LM_METRICS)}")
     local = _local_file_path(name)
     if local is not None:
+        if task_kind == "causal_lm":
+            return _load_lm_file(local, text_columns, label_column, lm_score)
         return _load_local_file(local, text_columns, label_column, task_kind)
     known = _lookup(name)
     if known is None:
@@ -393,8 +403,8 @@ def _load_local_file(
 ) -> TaskData:
     """Load one local CSV / TSV / JSONL file as a task with a training split only."""
     kind = "classification" if task_kind is None else task_kind
-    if kind not in ("classification", "regression"):
-        raise UserError("task_kind", task_kind, "is not a task kind", "use 'classification' or 'regression'")
+    if kind not in TASK_KINDS:
+        raise UserError("task_kind", task_kind, "is not a task kind", f"use one of {', '.join(TASK_KINDS)}")
     fmt = path.suffix.lower().lstrip(".")
     columns, rows = _read_table(path, fmt)
     if not rows:
@@ -433,6 +443,92 @@ def _load_local_file(
     else:
         fix = "a regression task needs targets that vary: name another "
     _check_labels_vary(train, spec, "label_column", label_column, str(path), fix + "`label_column`")
+    return TaskData(spec=spec, train=train, dev=None)
+
+
+#: The fields of a causal-LM file's rows: a prompt and its completion, or one text (all of it the target).
+LM_PAIR_FIELDS = ("prompt", "completion")
+LM_TEXT_FIELDS = ("text",)
+
+
+def _load_lm_file(path: Path, text_columns: Sequence[str] | None, label_column: str | None, lm_score: str) -> TaskData:
+    """Load one local file of a causal-LM task: every row holds ``prompt`` and ``completion`` strings, or
+    one ``text`` string (the whole text is the target, the prompt empty). ``text_columns`` renames the
+    fields (one name: a text; two: prompt and completion). The schema is the first row's; every row
+    must have its fields, as non-empty text (a prompt may be empty). Numbers are read as their text.
+
+    Returns:
+        :class:`TaskData` with ``train.text_a`` the prompts, ``train.text_b`` the completions and
+        float32 zero labels; ``dev`` None (the search carves its validation examples from it).
+    """
+    fix = (
+        'write one JSON object per line with "prompt" and "completion" strings (the loss is on the completion '
+        'only), or with one "text" string (all of it is learnt); other field names through `text_columns`'
+    )
+    if label_column is not None:
+        raise UserError("label_column", label_column, "does not apply to a causal-LM task (it has no label)", fix)
+    fmt = path.suffix.lower().lstrip(".")
+    _, rows = _read_table(path, fmt)
+    if not rows:
+        raise UserError("task", f"{FILE_PREFIX}{path}", "holds no examples", fix)
+    if text_columns is not None:
+        fields = (text_columns,) if isinstance(text_columns, str) else tuple(text_columns)
+        if len(fields) not in (1, 2):
+            raise UserError(
+                "text_columns", list(fields), "must name a text, or a prompt and a completion", f"e.g. {LM_PAIR_FIELDS}"
+            )
+    else:
+        first = rows[0][1]
+        if all(f in first for f in LM_PAIR_FIELDS):
+            fields = LM_PAIR_FIELDS
+        elif all(f in first for f in LM_TEXT_FIELDS):
+            fields = LM_TEXT_FIELDS
+        else:
+            missing = [f for f in LM_PAIR_FIELDS if f not in first]
+            raise UserError(
+                missing[0],
+                f"line {rows[0][0]} of {path}",
+                f'has no "{missing[0]}" field, nor a "text" field (it has: {", ".join(first) or "no fields"})',
+                fix,
+            )
+    if len(fields) == 1 and lm_score == "exact_match":
+        raise UserError(
+            "lm_score",
+            lm_score,
+            f'compares completions with references, but the rows of {path} hold one "{fields[0]}" each: there is '
+            "no prompt to complete",
+            "score it by `lm_score=loss`, or give every row a prompt and a completion",
+        )
+    texts: list[list[str]] = [[] for _ in fields]
+    for line_no, record in rows:
+        for k, name in enumerate(fields):
+            value = record.get(name)
+            if value is None or isinstance(value, (dict, list)):
+                what = "has no" if value is None else "has a non-text"
+                raise UserError(
+                    name,
+                    f"line {line_no} of {path}",
+                    f'{what} "{name}" field (every row needs {", ".join(repr(f) for f in fields)}, '
+                    "as the first row has)",
+                    fix,
+                )
+            text = _text(value)
+            completion = k == len(fields) - 1
+            if completion and not text.strip():
+                problem = f'has an empty "{name}": nothing to learn'
+                raise UserError(name, f"line {line_no} of {path}", problem, "fill it in or remove the row")
+            texts[k].append(text)
+    prompts = tuple(texts[0]) if len(fields) == 2 else ("",) * len(rows)
+    spec = TaskSpec(
+        name=f"{FILE_PREFIX}{path}",
+        text_columns=fields,
+        label_column="",
+        kind="causal_lm",
+        labels=None,
+        metrics=("loss",) if lm_score == "loss" else ("exact_match", "loss"),
+        main_metric=lm_score,
+    )
+    train = Split(prompts, tuple(texts[-1]), np.zeros(len(rows), dtype=np.float32))
     return TaskData(spec=spec, train=train, dev=None)
 
 

@@ -9,8 +9,14 @@ from typing import Literal
 
 import numpy as np
 
-TaskKind = Literal["classification", "regression"]
-METRIC_NAMES: tuple[str, ...] = ("accuracy", "f1", "matthews", "pearson", "spearman")
+TaskKind = Literal["classification", "regression", "causal_lm"]
+TASK_KINDS: tuple[str, ...] = ("classification", "regression", "causal_lm")
+METRIC_NAMES: tuple[str, ...] = ("accuracy", "f1", "matthews", "pearson", "spearman", "loss", "exact_match")
+#: Metrics of causal-LM tasks (:mod:`autopeft.train.lm`): ``loss`` is the mean cross-entropy per completion
+#: token on the validation examples (nats/token, *lower* is better); ``exact_match`` the share of
+#: validation examples whose greedy completion equals the reference after stripping whitespace (higher
+#: is better).
+LM_METRICS: tuple[str, ...] = ("loss", "exact_match")
 
 
 @dataclass(frozen=True)
@@ -23,11 +29,14 @@ class TaskSpec:
             known tasks these are the canonical (Hugging Face hub) names, e.g. ``("sentence1",
             "sentence2")``; the loaders map each source's own column names onto them.
         label_column: the label field (canonical name ``"label"`` for known tasks).
-        kind: ``"classification"`` or ``"regression"``.
+        kind: ``"classification"``, ``"regression"`` or ``"causal_lm"`` (prompt → completion; the
+            text columns are then ``("prompt", "completion")`` or ``("text",)``, and there is no label).
         labels: class labels in index order, as strings (class id ``i`` is ``labels[i]``);
-            ``None`` for regression.
-        metrics: the metrics :func:`autopeft.tasks.compute_metrics` reports, by name.
-        main_metric: the search score; one of ``metrics``; higher is better.
+            ``None`` for regression and causal-LM tasks.
+        metrics: the metrics :func:`autopeft.tasks.compute_metrics` reports, by name (for a causal-LM
+            task: :data:`LM_METRICS` that evaluation computes).
+        main_metric: the search score; one of ``metrics``; higher is better, except ``loss`` (a
+            causal-LM task's validation loss, lower is better; the search's objective ``loss`` says so).
     """
 
     name: str
@@ -41,12 +50,14 @@ class TaskSpec:
     def __post_init__(self) -> None:
         if len(self.text_columns) not in (1, 2):
             raise ValueError(f"TaskSpec {self.name!r}: text_columns must hold 1 or 2 names")
-        if self.kind not in ("classification", "regression"):
+        if self.kind not in TASK_KINDS:
             raise ValueError(f"TaskSpec {self.name!r}: unknown kind {self.kind!r}")
         if self.kind == "classification" and (self.labels is None or len(self.labels) < 1):
             raise ValueError(f"TaskSpec {self.name!r}: a classification task needs labels")
-        if self.kind == "regression" and self.labels is not None:
-            raise ValueError(f"TaskSpec {self.name!r}: a regression task has no labels")
+        if self.kind != "classification" and self.labels is not None:
+            raise ValueError(f"TaskSpec {self.name!r}: a {self.kind} task has no labels")
+        if (self.kind == "causal_lm") != all(m in LM_METRICS for m in self.metrics):
+            raise ValueError(f"TaskSpec {self.name!r}: a causal-LM task has exactly the metrics {LM_METRICS}")
         unknown = [m for m in self.metrics if m not in METRIC_NAMES]
         if unknown:
             raise ValueError(f"TaskSpec {self.name!r}: unknown metrics {unknown}; known: {METRIC_NAMES}")
@@ -54,9 +65,17 @@ class TaskSpec:
             raise ValueError(f"TaskSpec {self.name!r}: main_metric {self.main_metric!r} not in metrics")
 
     @property
-    def num_labels(self) -> int:
-        """Size of the model's output layer: the number of classes, or 1 for regression."""
+    def num_labels(self) -> int | None:
+        """Size of the model's task head: the number of classes, 1 for regression, None for a causal-LM
+        task (its model keeps its own, frozen, language-modelling head)."""
+        if self.kind == "causal_lm":
+            return None
         return 1 if self.labels is None else len(self.labels)
+
+    @property
+    def is_lm(self) -> bool:
+        """Whether this is a causal-LM (prompt → completion) task."""
+        return self.kind == "causal_lm"
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,8 +85,10 @@ class Split:
     Attributes:
         text_a: the first text of each example, length ``n``.
         text_b: the second text of each example (sentence-pair tasks), length ``n``, or ``None``.
-        labels: shape ``(n,)``; int64 class ids for classification, float32 scores for regression.
-            Stored as a read-only copy so that the split stays immutable.
+        labels: shape ``(n,)``; int64 class ids for classification, float32 scores for regression,
+            float32 zeros for a causal-LM task (its targets are the texts: ``text_a`` the prompts, ``""``
+            for a plain-``text`` file, and ``text_b`` the completions). Stored as a read-only copy so
+            that the split stays immutable.
     """
 
     text_a: tuple[str, ...]

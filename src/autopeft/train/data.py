@@ -13,22 +13,39 @@ from autopeft.errors import UserError
 from autopeft.tasks import Split, TaskData, TaskSpec, split_train_val, subsample
 from autopeft.train.budget import Budget
 
+#: The label of tokens a causal-LM loss ignores (padding, prompts): :data:`autopeft.train.lm.IGNORE`.
+IGNORE = -100
+
 
 @dataclass(frozen=True)
 class Encoded:
     """A tokenised split.
 
     Args:
-        features: one dict per example (``input_ids``, ``attention_mask``, maybe ``token_type_ids``),
+        features: one dict per example (``input_ids``, ``attention_mask``, maybe ``token_type_ids``;
+            causal-LM tasks also ``labels``, the target token ids, see :mod:`autopeft.train.lm`),
             unpadded, at most ``max_length`` tokens.
-        labels: class ids (int64) or targets (float32), shape ``(n,)``.
+        labels: class ids (int64) or targets (float32), shape ``(n,)`` (zeros for a causal-LM task).
+        prompts: causal-LM tasks only: the token ids greedy decoding starts from, one tuple per example.
+        targets: causal-LM tasks only: the reference completions (text, as their tokens decode), one per example.
     """
 
     features: tuple[dict[str, list[int]], ...]
     labels: np.ndarray
+    prompts: tuple[tuple[int, ...], ...] | None = None
+    targets: tuple[str, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.features)
+
+    def subset(self, indices: np.ndarray) -> Encoded:
+        """The examples at ``indices`` (shape ``(k,)``), in that order."""
+        return Encoded(
+            features=tuple(self.features[i] for i in indices),
+            labels=self.labels[indices],
+            prompts=None if self.prompts is None else tuple(self.prompts[i] for i in indices),
+            targets=None if self.targets is None else tuple(self.targets[i] for i in indices),
+        )
 
     @property
     def lengths(self) -> np.ndarray:
@@ -49,12 +66,16 @@ class PreparedData:
         train: tokenised training examples (a seeded, stratified subset of the training split).
         val: tokenised validation examples carved from the training split (the search's score).
         pad_token_id: the tokenizer's padding id.
+        end_token_id: causal-LM tasks only: the token completions end with (greedy decoding stops there).
+        tokenizer: causal-LM tasks only: decodes greedy completions for ``exact_match``.
     """
 
     spec: TaskSpec
     train: Encoded
     val: Encoded
     pad_token_id: int
+    end_token_id: int | None = None
+    tokenizer: Any = None
 
     def probe(self, examples: int | None) -> Encoded:
         """The validation examples that evaluations before a trial's last one score: ``examples`` of
@@ -63,7 +84,7 @@ class PreparedData:
         keep = probe_indices(len(self.val), examples)
         if keep is None:
             return self.val
-        return Encoded(features=tuple(self.val.features[i] for i in keep), labels=self.val.labels[keep])
+        return self.val.subset(keep)
 
 
 def probe_indices(n_val: int, examples: int | None) -> np.ndarray | None:
@@ -98,11 +119,31 @@ def carve_splits(task: TaskData, budget: Budget, seed: int) -> tuple[Split, Spli
 
 
 def prepare_data(
-    task: TaskData, tokenizer: Any, budget: Budget, seed: int, *, splits: tuple[Split, Split] | None = None
+    task: TaskData,
+    tokenizer: Any,
+    budget: Budget,
+    seed: int,
+    *,
+    splits: tuple[Split, Split] | None = None,
+    encoder_decoder: bool = False,
 ) -> PreparedData:
-    """Tokenise the training and validation examples of :func:`carve_splits` (or ``splits``)."""
+    """Tokenise the training and validation examples of :func:`carve_splits` (or ``splits``).
+    ``encoder_decoder``: a causal-LM task's examples are for an encoder-decoder (prompt in the encoder,
+    completion in the decoder) rather than a decoder (:func:`autopeft.train.lm.encode_lm`)."""
     train, val = splits if splits is not None else carve_splits(task, budget, seed)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    if task.spec.is_lm:
+        from autopeft.train.lm import encode_lm, end_token
+
+        seq2seq = encoder_decoder
+        return PreparedData(
+            spec=task.spec,
+            train=encode_lm(train, tokenizer, budget.max_length, encoder_decoder=seq2seq),
+            val=encode_lm(val, tokenizer, budget.max_length, encoder_decoder=seq2seq),
+            pad_token_id=int(pad),
+            end_token_id=end_token(tokenizer),
+            tokenizer=tokenizer,
+        )
     return PreparedData(
         spec=task.spec,
         train=encode(train, tokenizer, budget.max_length),
@@ -132,7 +173,11 @@ def collate(features: list[dict[str, list[int]]], pad_token_id: int) -> dict[str
     longest = max(len(f["input_ids"]) for f in features)
     out: dict[str, torch.Tensor] = {}
     for key in features[0]:
-        fill = pad_token_id if key == "input_ids" else 0
+        fill = pad_token_id if key == "input_ids" else IGNORE if key == "labels" else 0
+        if key == "labels":  # an encoder-decoder's targets are as long as its own, not the inputs
+            span = max(len(f[key]) for f in features)
+            out[key] = torch.tensor([f[key] + [fill] * (span - len(f[key])) for f in features], dtype=torch.long)
+            continue
         rows = [f[key] + [fill] * (longest - len(f[key])) for f in features]
         out[key] = torch.tensor(rows, dtype=torch.long)
     return out

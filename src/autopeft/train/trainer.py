@@ -29,6 +29,15 @@ from autopeft.space import PeftConfig
 from autopeft.tasks import compute_metrics
 from autopeft.train.budget import Budget
 from autopeft.train.data import Encoded, PreparedData, eval_batches, train_batches
+from autopeft.train.lm import (
+    GENERATION_MARGIN,
+    IGNORE,
+    exact_match,
+    greedy_completions,
+    lm_forward,
+    lm_loss,
+    token_losses,
+)
 
 #: Called once training succeeded with the trained model, e.g. to save its modules and head.
 TrainedFn = Callable[[BuiltModel], None]
@@ -122,6 +131,8 @@ def evaluate(
     """
     model.eval()
     split = data.val if examples is None else examples
+    if data.spec.is_lm:
+        return evaluate_lm(model, data, batch_size, device, split)
     regression = data.spec.kind == "regression"
     preds = np.zeros(len(split), dtype=np.float64 if regression else np.int64)
     for idx, batch in eval_batches(split, batch_size, data.pad_token_id):
@@ -131,6 +142,30 @@ def evaluate(
     if regression and target_scale is not None:
         preds = preds * target_scale[1] + target_scale[0]
     return compute_metrics(data.spec, preds, split.labels)
+
+
+def evaluate_lm(
+    model: torch.nn.Module, data: PreparedData, batch_size: int, device: torch.device, split: Encoded
+) -> dict[str, float]:
+    """A causal-LM task's metrics on ``split`` (:mod:`autopeft.train.lm`): ``loss``, the mean
+    cross-entropy per completion token (nats/token; lower is better), and, when the task scores it,
+    ``exact_match`` of greedy completions (higher is better)."""
+
+    total, count = 0.0, 0
+    for _, batch in eval_batches(split, batch_size, data.pad_token_id):
+        summed, tokens = token_losses(*lm_forward(model, {k: v.to(device) for k, v in batch.items()}))
+        total += float(summed)
+        count += tokens
+    metrics = {"loss": total / max(count, 1)}
+    if "exact_match" in data.spec.metrics:
+        assert split.prompts is not None and split.targets is not None and data.tokenizer is not None
+        longest = max(sum(1 for t in f["labels"] if t != IGNORE) for f in data.val.features)
+        generated = greedy_completions(
+            model, list(split.prompts), longest + GENERATION_MARGIN, data.end_token_id, data.pad_token_id, batch_size
+        )
+        texts = [data.tokenizer.decode(ids, skip_special_tokens=True) for ids in generated]
+        metrics["exact_match"] = exact_match(texts, split.targets)
+    return {name: metrics[name] for name in data.spec.metrics}
 
 
 def target_scale(data: PreparedData, budget: Budget) -> tuple[float, float] | None:
@@ -249,6 +284,7 @@ def run_trial(
             _checkpoint_activations(built)
         autocast, scaler = _precision(budget.dtype, device)
         regression = data.spec.kind == "regression"
+        lm = data.spec.is_lm
         scale = target_scale(data, budget)
         steps_per_epoch = math.ceil(len(data.train) / budget.batch_size)
         total = budget.max_steps or max(1, math.ceil(steps_per_epoch * budget.epochs))
@@ -272,12 +308,16 @@ def run_trial(
                 t0 = time.perf_counter()
                 model.train()
                 batch = {k: v.to(device) for k, v in batch.items()}
-                with autocast():
-                    logits = model(**batch).logits
-                labels = labels.to(device)
-                if scale is not None:
-                    labels = (labels.float() - scale[0]) / scale[1]
-                loss = _loss(logits.float(), labels, regression)
+                if lm:
+                    with autocast():
+                        loss = lm_loss(model, batch)
+                else:
+                    with autocast():
+                        logits = model(**batch).logits
+                    labels = labels.to(device)
+                    if scale is not None:
+                        labels = (labels.float() - scale[0]) / scale[1]
+                    loss = _loss(logits.float(), labels, regression)
                 if not torch.isfinite(loss):
                     raise TrialError(f"loss is {loss.item()} at step {step + 1}")
                 if scaler is not None:
