@@ -104,8 +104,12 @@ class BuiltModel:
 
 # ------------------------------------------------------------------------------------ the backbone
 def _freeze(model: nn.Module) -> None:
+    # and no gradient left over: a trial that fails after a backward pass (or any backward without an
+    # optimiser step) would otherwise add its gradient to the next trial's first step of the parameters
+    # it trains again (the pooler of BERT-like heads)
     for param in model.parameters():
         param.requires_grad_(False)
+        param.grad = None
 
 
 def _prepare(model: nn.Module) -> nn.Module:

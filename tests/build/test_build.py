@@ -176,6 +176,16 @@ def test_the_backbone_is_bit_identical_after_a_trained_build(tiny_bert, tokenize
     _assert_same(before, _snapshot(tiny_bert.backbone))
 
 
+def test_a_backward_pass_without_a_step_leaves_no_gradient_for_the_next_trial(tiny_bert, tokenizer):
+    """A trial that fails after its backward pass must not hand its gradient to the next trial's first
+    step: the pooler (trained as part of BERT's head) is the backbone's own module, trained again."""
+    config = PeftConfig(layers=(1, 1, 1), parallel=4)
+    with building(tiny_bert.backbone, config) as built:
+        _forward_backward(built.model, tokenizer)
+        assert any(p.grad is not None for p in tiny_bert.backbone.parameters())
+    assert all(p.grad is None for p in tiny_bert.backbone.parameters())
+
+
 def test_a_second_build_before_release_is_refused(tiny_bert):
     config = PeftConfig(layers=(1, 1, 1), lora=2)
     with building(tiny_bert.backbone, config), pytest.raises(RuntimeError, match="release"):
