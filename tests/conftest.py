@@ -188,6 +188,23 @@ def cb_search(tmp_path_factory, tiny_model_dir, data_dir) -> Path:
     return out
 
 
+def save_tiny_model(folder: Path, model_type: str, tokenizer, *, lm: bool = False, layers: int = 2) -> Path:
+    """A tiny random model of ``model_type`` (:func:`tiny_family_config`, seeded) saved in ``folder`` like a
+    checkpoint, with ``tokenizer``: with its sequence-classification head, or as a language model (``lm``:
+    ``AutoModelForCausalLM``, or ``AutoModelForSeq2SeqLM`` for an encoder-decoder)."""
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoModelForSequenceClassification
+
+    config = tiny_family_config(model_type, layers=layers)
+    if not lm:
+        model_class = AutoModelForSequenceClassification
+    else:
+        model_class = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
+    torch.manual_seed(0)
+    model_class.from_config(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 def tiny_family_config(model_type: str, layers: int = 2, hidden: int = 32):
     """A tiny random ``transformers`` config of ``model_type`` with the packaged tokenizer's vocabulary:
     ``layers`` layers in each stack (encoder and decoder for T5/BART), hidden size ``hidden``, 4 heads

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
-from tests.conftest import tiny_family_config
+from tests.conftest import save_tiny_model
 
 from autopeft.cli import main
 
@@ -18,12 +17,7 @@ MODEL_TYPES = ["t5", "bart", "llama", "qwen2", "mistral", "gpt2", "distilbert"]
 
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
 def test_a_two_trial_search_completes_with_no_failed_trial(model_type, tmp_path, tokenizer, toy_csv, capsys):
-    from transformers import AutoModelForSequenceClassification
-
-    model_dir = tmp_path / model_type
-    torch.manual_seed(0)
-    AutoModelForSequenceClassification.from_config(tiny_family_config(model_type)).save_pretrained(model_dir)
-    tokenizer.save_pretrained(model_dir)
+    model_dir = save_tiny_model(tmp_path / model_type, model_type, tokenizer)
     out = tmp_path / "search"
     args = [
         "search", "--model", str(model_dir), "--task", str(toy_csv), "--text-columns", "sentence",

@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
-from tests.conftest import tiny_family_config
+from tests.conftest import save_tiny_model
 
 import autopeft
 from autopeft.cli import main
@@ -16,15 +15,10 @@ from autopeft.cli import main
 
 @pytest.mark.parametrize(("model_type", "optimizer"), [("llama", "gp"), ("t5", "random")])
 def test_a_short_lora_space_search_completes(model_type, optimizer, tmp_path, tokenizer, toy_csv, capsys):
-    from transformers import AutoModelForSequenceClassification
-
     from autopeft.build import ParamTable, load_backbone
     from autopeft.space import PeftConfig, SearchSpace
 
-    model_dir = tmp_path / model_type
-    torch.manual_seed(0)
-    AutoModelForSequenceClassification.from_config(tiny_family_config(model_type)).save_pretrained(model_dir)
-    tokenizer.save_pretrained(model_dir)
+    model_dir = save_tiny_model(tmp_path / model_type, model_type, tokenizer)
     out = tmp_path / "search"
     args = [
         "search", "--model", str(model_dir), "--task", str(toy_csv), "--text-columns", "sentence",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import torch
-from tests.conftest import tiny_family_config
+from tests.conftest import save_tiny_model
 
 TEXTS = ["1+2=", "4+1=", "0+0="]
 ANSWERS = ["3", "5", "0"]
@@ -17,13 +17,6 @@ def _task(path):
     rows = [{"prompt": f"{a}+{b}=", "completion": str(a + b)} for a in range(6) for b in range(5)]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
-
-
-def _save(model_class, model_type, folder, tokenizer):
-    torch.manual_seed(0)
-    model_class.from_config(tiny_family_config(model_type)).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 def _front(search):
@@ -54,7 +47,7 @@ def test_llama_lora_search_exports_to_peft_with_equal_logits(tmp_path, tokenizer
 
     from autopeft.cli import main
 
-    model_dir = _save(AutoModelForCausalLM, "llama", tmp_path / "llama", tokenizer)
+    model_dir = save_tiny_model(tmp_path / "llama", "llama", tokenizer, lm=True)
     search = tmp_path / "search"
     args = [
         "search", "--model", str(model_dir), "--task", str(_task(tmp_path / "sums.jsonl")), "--task-kind",
@@ -79,7 +72,7 @@ def test_t5_lora_search_and_export_through_the_python_api(tmp_path, tokenizer):
 
     import autopeft
 
-    model_dir = _save(AutoModelForSeq2SeqLM, "t5", tmp_path / "t5", tokenizer)
+    model_dir = save_tiny_model(tmp_path / "t5", "t5", tokenizer, lm=True)
     search = tmp_path / "search"
     result = autopeft.search(
         model=str(model_dir), task=str(_task(tmp_path / "sums.jsonl")), task_kind="causal_lm", space="lora",

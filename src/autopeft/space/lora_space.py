@@ -254,14 +254,7 @@ class LoraSpace(SearchSpace):
                 "is not among this space's",
                 f"use {self.alpha_scales}",
             )
-        if self.learning_rates and config.learning_rate not in self.learning_rates:
-            raise UserError(
-                "learning_rate", config.learning_rate, "is not among this space's", f"use one of {self.learning_rates}"
-            )
-        if not self.learning_rates and config.learning_rate is not None:
-            raise UserError(
-                "learning_rate", config.learning_rate, "this space does not search it", "leave it out of the config"
-            )
+        self._check_rate_of(config)
 
     def describe(self) -> list[dict[str, Any]]:
         """One row per dimension, for ``autopeft space``."""

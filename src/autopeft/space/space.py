@@ -441,6 +441,18 @@ class SearchSpace:
                 raise UserError(m, v, f"module is not in the {self.name!r} space", f"search {self.modules}")
             if m in self.modules and v not in kind.choices(self.sizes):
                 raise UserError(m, v, "size is not on this space's scale", f"use one of {self.sizes}")
+        self._check_rate_of(config)
+        if not config.is_valid:
+            raise UserError(
+                "config",
+                config.describe(),
+                "a configuration needs at least one layer and one module on",
+                "turn on a layer and a module",
+            )
+
+    def _check_rate_of(self, config: PeftConfig) -> None:
+        """Raise :class:`UserError` unless ``config`` has one of this space's learning rates, or none when
+        the space does not search it."""
         if self.learning_rates and config.learning_rate not in self.learning_rates:
             raise UserError(
                 "learning_rate", config.learning_rate, "is not among this space's", f"use one of {self.learning_rates}"
@@ -448,13 +460,6 @@ class SearchSpace:
         if not self.learning_rates and config.learning_rate is not None:
             raise UserError(
                 "learning_rate", config.learning_rate, "this space does not search it", "leave it out of the config"
-            )
-        if not config.is_valid:
-            raise UserError(
-                "config",
-                config.describe(),
-                "a configuration needs at least one layer and one module on",
-                "turn on a layer and a module",
             )
 
     def contains(self, config: PeftConfig) -> bool:
