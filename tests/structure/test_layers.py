@@ -68,3 +68,15 @@ def test_only_the_ray_executor_imports_ray():
         named = {n for n in _imports(path) if n == "ray" or n.startswith("ray.")}
         if path != PACKAGE / "exec" / "ray_executor.py":
             assert not named, f"{path.relative_to(PACKAGE)} imports {sorted(named)}"
+
+
+def test_every_test_folder_is_collected(request):
+    """pytest skips folders matching ``norecursedirs`` (by default ``build``, which hid tests/build from
+    every full run until the project's own list left it out): no folder of tests may match it."""
+    import fnmatch
+
+    patterns = request.config.getini("norecursedirs")
+    root = Path(__file__).resolve().parents[1]
+    folders = [p for p in root.rglob("*") if p.is_dir() and p.name != "__pycache__" and any(p.glob("test_*.py"))]
+    hidden = [str(p.relative_to(root)) for p in folders if any(fnmatch.fnmatch(p.name, pat) for pat in patterns)]
+    assert folders and not hidden
