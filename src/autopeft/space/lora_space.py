@@ -285,12 +285,7 @@ class LoraSpace(SearchSpace):
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LoraSpace:
         return cls(
-            name=data["name"],
-            num_layers=int(data["num_layers"]),
-            hidden_size=int(data["hidden_size"]),
-            modules=tuple(data["modules"]),
-            sizes=tuple(data.get("sizes", ())),
-            learning_rates=tuple(data.get("learning_rates", ())),
+            **cls._common_fields(data),
             stacks=tuple(data["stacks"]),
             targets=tuple(data["targets"]),
             alpha_scales=tuple(data.get("alpha_scales", ALPHA_SCALES)),

@@ -513,11 +513,16 @@ class SearchSpace:
             from autopeft.space.lora_space import LoraSpace
 
             return LoraSpace.from_dict(data)
-        return cls(
-            name=data["name"],
-            num_layers=int(data["num_layers"]),
-            hidden_size=int(data["hidden_size"]),
-            modules=tuple(data["modules"]),
-            sizes=tuple(data.get("sizes", ())),
-            learning_rates=tuple(data.get("learning_rates", ())),
-        )
+        return cls(**cls._common_fields(data))
+
+    @staticmethod
+    def _common_fields(data: dict[str, Any]) -> dict[str, Any]:
+        """The fields every layout saves (:meth:`to_dict`), read back."""
+        return {
+            "name": data["name"],
+            "num_layers": int(data["num_layers"]),
+            "hidden_size": int(data["hidden_size"]),
+            "modules": tuple(data["modules"]),
+            "sizes": tuple(data.get("sizes", ())),
+            "learning_rates": tuple(data.get("learning_rates", ())),
+        }
