@@ -311,10 +311,9 @@ class RayExecutor(Executor):
                 raise RuntimeError("next_result() with no trial in flight")
             (ref,), _ = ray.wait(list(self._running), num_returns=1)
             running = self._running.pop(ref)
+            outcome: tuple[TrialRequest, TrialResult] | None = None
             try:
-                result = ray.get(ref)
-                self._start_retries()  # the slot this trial held is free
-                return running.request, result
+                outcome = running.request, ray.get(ref)
             except ray.exceptions.RayActorError as exc:
                 # the worker process died (killed, out of memory, its node lost): a fresh one for the
                 # slot if the cluster still has room for it, else one slot fewer
@@ -324,20 +323,20 @@ class RayExecutor(Executor):
                 if running.attempt < ATTEMPTS:
                     self.echo(f"    #{number} runs once more")
                     self._retries.append((running.request, running.attempt + 1))
-                    self._start_retries()
-                    continue
-                error = (
-                    f"the worker process running this trial died {ATTEMPTS} times: {type(exc).__name__}: "
-                    f"{_first_line(exc)}"
-                )
-                self._start_retries()
-                return running.request, self._failed(running.request, error)
+                else:
+                    error = (
+                        f"the worker process running this trial died {ATTEMPTS} times: {type(exc).__name__}: "
+                        f"{_first_line(exc)}"
+                    )
+                    outcome = running.request, self._failed(running.request, error)
             except ray.exceptions.RayTaskError as exc:
                 # run_trial turns a failing trial into a failed result; what reaches here is unexpected
                 cause = exc.cause if exc.cause is not None else exc
                 error = f"the trial raised in its worker: {type(cause).__name__}: {_first_line(cause)}"
-                self._start_retries()
-                return running.request, self._failed(running.request, error)
+                outcome = running.request, self._failed(running.request, error)
+            self._start_retries()  # the slot this trial held is free (or has a fresh actor, or is gone)
+            if outcome is not None:
+                return outcome
 
     def _replace_actor(self, slot: int) -> None:
         """A fresh actor for ``slot`` whose actor died, or none (one slot fewer) when the cluster cannot
