@@ -225,9 +225,9 @@ def prepare(
     if task.spec.kind == "classification":
         majority = majority_score(task.spec, data.train.labels, data.val.labels)
 
+    warm, warm_is_new = _warm_start(settings, out_dir, space, echo)
     # Ray is joined (or started) before the ledger is written: an address that cannot be joined, or a
     # cluster without the resources a trial asks for, is refused with nothing written
-    warm = _warm_start(settings, out_dir, space, echo)
     connection = _connect_ray(settings, echo) if settings.on_ray else None
     try:
         ledger, owner = _open_ledger(settings, out_dir, space, task.spec.main_metric)
@@ -235,7 +235,7 @@ def prepare(
         _disconnect(connection)
         raise
     try:
-        if warm is not None and warm_start.load(out_dir) is None:
+        if warm is not None and warm_is_new:
             warm_start.save(warm, out_dir)
         return _assemble(
             settings, out_dir, space, task, base, data, majority, ledger, owner, echo, monitor, connection, warm
@@ -246,20 +246,23 @@ def prepare(
         raise
 
 
-def _warm_start(settings: SearchSettings, out_dir: Path, space: SearchSpace, echo: Echo) -> WarmStartPlan | None:
-    """The search's warm-start configurations: those it saved when it started, else read from the earlier
-    searches of ``settings.warm_start`` now (nothing is written here)."""
+def _warm_start(
+    settings: SearchSettings, out_dir: Path, space: SearchSpace, echo: Echo
+) -> tuple[WarmStartPlan | None, bool]:
+    """The search's warm-start configurations, and whether they are new (to be saved once the search owns
+    its directory): those it saved when it started, else read from the earlier searches of
+    ``settings.warm_start`` now (nothing is written here)."""
     if not settings.warm_start:
-        return None
+        return None, False
     saved = warm_start.load(out_dir)
     if saved is not None:
-        return saved
+        return saved, False
     plan = warm_start.plan(settings.warm_start, space)
     echo(
         f"warm start: {len(plan.configs)} Pareto configuration(s) of {len(plan.sources)} earlier search(es) run first"
         + (f" ({plan.left_out} left out: repeated, or not placeable in this space)" if plan.left_out else "")
     )
-    return plan
+    return plan, True
 
 
 def _connect_ray(settings: SearchSettings, echo: Echo) -> RayConnection:
