@@ -10,12 +10,9 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from ray.cluster_utils import Cluster  # noqa: E402
+from tests.conftest import toy_search_settings  # noqa: E402
 
 from autopeft.study.search import run_search  # noqa: E402
-from autopeft.study.settings import SearchSettings  # noqa: E402
-from autopeft.train.budget import Budget  # noqa: E402
-
-BUDGET = Budget(train_examples=120, val_examples=40, epochs=1, max_length=16, batch_size=16, learning_rate=1e-2)
 
 
 @pytest.fixture(scope="module")
@@ -30,17 +27,7 @@ def cluster():
 
 
 def test_a_search_joins_a_two_node_cluster_by_its_address(tmp_path, toy_csv, tiny_bert, cluster):
-    settings = SearchSettings(
-        model="tiny",
-        task=str(toy_csv),
-        text_columns=("sentence",),
-        label_column="label",
-        optimizer="random",
-        trials=4,
-        budget=BUDGET,
-        workers=2,
-        ray_address=cluster.address,
-    )
+    settings = toy_search_settings(toy_csv, workers=2, ray_address=cluster.address)
     lines: list[str] = []
     outcome = run_search(settings, tmp_path / "s", echo=lines.append, base=tiny_bert)
     assert len(outcome.results) == 4 and all(r.status == "complete" for r in outcome.results)
