@@ -88,7 +88,7 @@ def train(found: dict[str, dict[str, Any]], todo: list[tuple[dict[str, Any], int
     """Train every pair of ``todo`` as a search trial of the same settings would, appending each result."""
     from autopeft.models import BaseModel
     from autopeft.space import PeftConfig
-    from autopeft.train.data import carve_splits, prepare_data
+    from autopeft.train.data import prepare_data
     from autopeft.train.trainer import run_trial
 
     settings = next(iter(found.values()))["settings"]
@@ -98,9 +98,7 @@ def train(found: dict[str, dict[str, Any]], todo: list[tuple[dict[str, Any], int
                 raise SystemExit(f"the searches differ in {field}: they cannot share retrainings")
     task = settings.load_task()
     base = BaseModel.load(settings.model)
-    data = prepare_data(
-        task, base.tokenizer, settings.budget, settings.seed, splits=carve_splits(task, settings.budget, settings.seed)
-    )
+    data = prepare_data(task, base.tokenizer, settings.budget, settings.seed)  # the search's own split
     with ledger.open("a") as out:
         for i, (config, seed) in enumerate(todo, 1):
             result = run_trial(
