@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -353,3 +354,14 @@ def test_a_configuration_with_a_learning_rate_trains_with_it():
     assert learning_rate(searched, budget) == 3e-4
     picked = Method(name="autopeft-1", label="picked", kind="config", config=searched)
     assert learning_rate(picked, budget) == 3e-4  # retraining a pick keeps the rate the search chose
+
+
+def test_the_learning_rate_warms_up_from_the_first_step_to_the_peak_then_decays_to_zero() -> None:
+    from autopeft.train.trainer import lr_factor
+
+    factors = [lr_factor(s, warmup=3, total=10) for s in range(10)]
+    assert factors[:3] == pytest.approx([1 / 3, 2 / 3, 1.0])  # the first step already trains
+    assert factors[3] == pytest.approx(1.0)
+    assert all(a > b for a, b in itertools.pairwise(factors[3:]))  # then strictly down
+    assert lr_factor(10, warmup=3, total=10) == 0.0
+    assert lr_factor(0, warmup=0, total=10) == 1.0  # no warmup: the peak at once

@@ -90,6 +90,15 @@ def _precision(dtype: str, device: torch.device) -> tuple[Callable[[], Any], Any
     return (lambda: torch.autocast(device_type=device.type, dtype=half)), scaler
 
 
+def lr_factor(step: int, warmup: int, total: int) -> float:
+    """The learning rate of optimiser step ``step`` (0-based) as a share of the peak: a linear warmup over
+    ``warmup`` steps whose first step already trains (``1 / warmup``), then a linear decay to 0 at
+    ``total``. (Hugging Face's ``get_linear_schedule_with_warmup`` starts at 0 instead.)"""
+    if step < warmup:
+        return (step + 1) / max(1, warmup)
+    return max(0.0, (total - step) / max(1, total - warmup))
+
+
 def learning_rate(config: PeftConfig | Method, budget: Budget) -> float:
     """The peak learning rate of a trial: the configuration's own when the search chose one
     (``--search-lr``; a picked configuration keeps it), else the budget's."""
@@ -294,10 +303,7 @@ def run_trial(
         lr = learning_rate(config, budget)
         optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=budget.weight_decay)
         warmup = int(budget.warmup_ratio * total)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimiser,
-            lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup)),
-        )
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: lr_factor(s, warmup, total))
         rng = np.random.default_rng(seed)
         step = 0
         while step < total:
