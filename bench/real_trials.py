@@ -1,10 +1,13 @@
 """The real-trial comparison of issue 18, as pre-registered in ``bench/preregistration_real_trials.md``:
-``saas``, ``gp``, ``tpe`` and ``random``, optimiser seeds 0-4, 50 real MiniLM trials each on glue/sst2 at
-the demo's fidelity. Runs the searches in a fixed order, seed by seed (every optimiser's seed k before
-any seed k+1, so that a partial run still holds complete pairs), each through the command line;
-a search that exists is resumed, one that is finished is skipped. Stop it at will and run it again.
+``saas``, ``gp``, ``tpe`` and ``random``, optimiser seeds 0-4, 50 real MiniLM trials each, on glue/sst2 at
+the demo's fidelity (``--task sst2``) and on the second task that the pilot chose (``--task stsb``:
+glue/stsb at the budget the pilot found, ``bench/results/real_trials/pilot/budgets.json``). Runs the
+searches in a fixed order, seed by seed (every optimiser's seed k before any seed k+1, so that a partial
+run still holds complete pairs), each through the command line; a search that exists is resumed, one
+that is finished is skipped. Stop it at will and run it again.
 
-    .venv/bin/python bench/real_trials.py                  # all of them, resumable
+    .venv/bin/python bench/real_trials.py                  # SST-2, all of them, resumable
+    .venv/bin/python bench/real_trials.py --task stsb      # the second task
     .venv/bin/python bench/real_trials.py --status         # what is done
 """
 
@@ -16,11 +19,23 @@ import subprocess
 import sys
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "results" / "real_trials" / "sst2"
+RESULTS = Path(__file__).resolve().parent / "results" / "real_trials"
 OPTIMISERS = ("random", "tpe", "gp", "saas")
 SEEDS = range(5)
 TRIALS = 50
-BUDGET = ["--train-examples", "1000", "--val-examples", "400", "--max-length", "64"]
+
+
+def budget_flags(task: str) -> tuple[str, list[str]]:
+    """The task's name and budget flags: SST-2 at the demo's fidelity, the second task at the pilot's budget
+    (``bench/second_task_pilot.py``: its training examples and epochs; 400 validation examples, or a quarter
+    of the training split if fewer; length 128)."""
+    if task == "sst2":
+        return "glue/sst2", ["--train-examples", "1000", "--val-examples", "400", "--max-length", "64"]
+    if task == "stsb":
+        pilot = json.loads((RESULTS / "pilot" / "budgets.json").read_text())["glue/stsb"]
+        flags = ["--train-examples", str(pilot["train_examples"]), "--epochs", str(pilot["epochs"])]
+        return "glue/stsb", [*flags, "--val-examples", "400", "--max-length", "128"]
+    raise SystemExit(f"--task {task}: use sst2 or stsb")
 
 
 def _done(folder: Path) -> int:
@@ -31,22 +46,24 @@ def _done(folder: Path) -> int:
     return max(0, len(table.read_text().strip().splitlines()) - 1)
 
 
-def _command(optimiser: str, seed: int, folder: Path) -> list[str]:
+def _command(task: str, optimiser: str, seed: int, folder: Path) -> list[str]:
     autopeft = [sys.executable, "-m", "autopeft"]
     if (folder / "search.json").is_file():
         return [*autopeft, "resume", str(folder), "--quiet"]
+    name, budget = budget_flags(task)
     return [
-        *autopeft, "search", "--model", "minilm", "--task", "glue/sst2", "--space", "paper",
+        *autopeft, "search", "--model", "minilm", "--task", name, "--space", "paper",
         "--optimizer", optimiser, "--optimizer-seed", str(seed), "--seed", "0", "--trials", str(TRIALS),
-        "--batch", "1", "--init-trials", "10", *BUDGET, "--out", str(folder), "--quiet",
+        "--batch", "1", "--init-trials", "10", *budget, "--out", str(folder), "--quiet",
     ]  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="sst2", choices=("sst2", "stsb"))
     parser.add_argument("--status", action="store_true", help="print the trials done per search and stop")
     args = parser.parse_args()
-    plan = [(o, k, OUT / f"{o}-{k}") for k in SEEDS for o in OPTIMISERS]
+    plan = [(o, k, RESULTS / args.task / f"{o}-{k}") for k in SEEDS for o in OPTIMISERS]
     if args.status:
         print(json.dumps({f"{o}-{k}": _done(f) for o, k, f in plan}, indent=1))
         return
@@ -55,7 +72,7 @@ def main() -> None:
             continue
         print(f"{optimiser} seed {seed}: {_done(folder)}/{TRIALS} done", flush=True)
         folder.parent.mkdir(parents=True, exist_ok=True)
-        code = subprocess.call(_command(optimiser, seed, folder))
+        code = subprocess.call(_command(args.task, optimiser, seed, folder))
         if code not in (0, 1):  # 1: some trials failed, the search still ran; others stop the plan
             raise SystemExit(f"{optimiser} seed {seed} stopped with exit code {code}")
 
