@@ -3,7 +3,11 @@
 Problems (see ``autopeft.benchmark.problems``):
 
 - ``synthetic``: known structure over the ``paper`` space of a 6-layer, hidden-384 model (MiniLM's shape).
-- a table of real trials (``bench/tables/*.json``): a regression surrogate of the score, exact params.
+- a table of real trials (``bench/tables/*.json``): a regression surrogate of the score, exact params;
+  ``--clip`` caps its predictions at the measured range, ``--collapse`` observes it through the measured
+  collapse noise model (``bench/collapse_rate.py``) instead of Gaussian noise.
+- ``--tabular`` with a table: the table itself: only its configurations can be proposed, and each
+  evaluation returns its recorded result.
 
 Commands::
 
@@ -15,6 +19,10 @@ Commands::
     # run the benchmark (resumable: runs already saved are skipped), write the table, JSON and plot
     python bench/search_quality.py run --problem bench/tables/sst2_minilm.json --seeds 5 --trials 100 --batch 5
     python bench/search_quality.py run --problem synthetic --seeds 5 --trials 100 --batch 5
+    # the table as a tabular benchmark; the surrogate with collapses at the measured rate
+    python bench/search_quality.py run --problem bench/tables/sst2_minilm.json --tabular --seeds 10 --trials 50
+    python bench/search_quality.py run --problem bench/tables/sst2_minilm.json --clip \
+        --collapse bench/results/collapse_rate.json --seeds 5 --trials 100 --batch 5
 
 Outputs go to ``bench/results/search_quality/<problem>/``: one JSON per run, ``summary.json``,
 ``summary.md`` and ``hypervolume.png``.
@@ -142,22 +150,35 @@ def cmd_surrogate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _problem(spec: str, surrogate: str, clip: bool = False):
-    from autopeft.benchmark import SURROGATE_MODELS, SurrogateProblem, SyntheticProblem, TrialTable, cross_validate
+def _problem(spec: str, surrogate: str, clip: bool = False, collapse: str | None = None, tabular: bool = False):
+    from autopeft.benchmark import (
+        SURROGATE_MODELS,
+        CollapseNoise,
+        SurrogateProblem,
+        SyntheticProblem,
+        TabularProblem,
+        TrialTable,
+        cross_validate,
+    )
     from autopeft.space import SearchSpace
 
     if spec == "synthetic":
-        if clip:
-            raise SystemExit("--clip applies to a table problem only")
+        if clip or collapse or tabular:
+            raise SystemExit("--clip, --collapse and --tabular apply to a table problem only")
         return SyntheticProblem(SearchSpace.named("paper", 6, 384))
     table = TrialTable.load(spec)
+    if tabular:
+        if clip or collapse:
+            raise SystemExit("--tabular returns the recorded results: --clip and --collapse concern the surrogate")
+        return TabularProblem(table)
+    noise = CollapseNoise.load(collapse) if collapse else None
     if surrogate == "best":  # chosen by held-out R^2 alone, before any optimiser runs
         fits = [cross_validate(table, m) for m in SURROGATE_MODELS]
         for fit in fits:
             print(f"surrogate {fit.model}: 5-fold R2 {fit.r2:.3f}, Spearman {fit.spearman:.3f}, RMSE {fit.rmse:.4f}")
         surrogate = max(fits, key=lambda f: f.r2).model
         print(f"surrogate model: {surrogate} (best cross-validated R2)")
-    return SurrogateProblem(table, model=surrogate, clip=clip)
+    return SurrogateProblem(table, model=surrogate, clip=clip, collapse=noise)
 
 
 def _random_runs(directory: str, problem_name: str, trials: int, batch: int) -> list:
@@ -190,7 +211,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from autopeft.benchmark import best_hypervolume, run_all, summarise_benchmark
     from autopeft.render import benchmark_table, plot_benchmark
 
-    problem = _problem(args.problem, args.surrogate, clip=args.clip)
+    problem = _problem(args.problem, args.surrogate, clip=args.clip, collapse=args.collapse, tabular=args.tabular)
     out_dir = Path(args.out) if args.out else HERE / "results" / "search_quality" / problem.name
     variants = args.variants.split(",")
     # A table was made by a seeded random search; with the same seed, Optuna's random sampler (and
@@ -201,7 +222,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         first = args.first_seed
     seeds = list(range(first, first + args.seeds))
     started = time.perf_counter()
-    print(f"{problem.name}: {len(problem.space.dimensions)} dimensions, noise std {problem.noise_std:.4f}", flush=True)
+    print(
+        f"{problem.name}: {len(problem.space.dimensions)} dimensions; observed: {problem.describe_noise()}", flush=True
+    )
     best = best_hypervolume(problem)
     records = run_all(
         problem,
@@ -225,13 +248,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{v.variant} {len(v.seeds)}" for v in summary.variants)
     settings = (
         f"Problem `{problem.name}`, {args.trials} trials in batches of {args.batch}, {args.init_trials} initial "
-        f"random trials for saas/gp, seeds from {seeds[0]} (runs saved: {counts}), observation noise std "
-        f"{problem.noise_std:.4f}."
+        f"random trials for saas/gp, seeds from {seeds[0]} (runs saved: {counts}); the optimisers observe "
+        f"{problem.describe_noise()}."
     )
     if args.nuts:
         settings += f" saas's NUTS budget (warmup/samples/thinning): {args.nuts}."
     if args.random_from:
         settings += f" Random search's runs (the target) are those saved in `{args.random_from}`."
+    limits = problem.describe_limits()
+    if limits:
+        settings += f"\n\nLimits: {limits}."
     (out_dir / "summary.md").write_text(settings + "\n\n" + table + "\n")
     (out_dir / "summary.json").write_text(json.dumps(summary.to_dict(), indent=1) + "\n")
     plot_benchmark(summary, out_dir / "hypervolume.png", title=f"{problem.name}: median HV (IQR band)")
@@ -270,6 +296,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="table problems: clip the surrogate's predictions to the measured score range (problem name "
         "ends in -clipped)",
+    )
+    p.add_argument(
+        "--collapse",
+        default=None,
+        metavar="JSON",
+        help="table problems: observe the surrogate through the collapse noise model measured by "
+        "bench/collapse_rate.py (e.g. bench/results/collapse_rate.json) instead of Gaussian noise (problem name "
+        "ends in -collapse)",
+    )
+    p.add_argument(
+        "--tabular",
+        action="store_true",
+        help="with a table JSON: the tabular problem (only the table's configurations, their recorded results; "
+        "problem tabular-<task>-<n>)",
     )
     p.add_argument(
         "--random-from",

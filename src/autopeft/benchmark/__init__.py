@@ -6,10 +6,13 @@ See ``bench/search_quality.py`` for the command, :mod:`autopeft.benchmark.proble
 
 from autopeft.benchmark.problems import (
     SURROGATE_MODELS,
+    CollapseNoise,
     Problem,
     SurrogateFit,
     SurrogateProblem,
     SyntheticProblem,
+    TableSpace,
+    TabularProblem,
     TrialTable,
     cross_validate,
 )
@@ -29,10 +32,13 @@ __all__ = [
     "VARIANTS",
     "BenchmarkRun",
     "BenchmarkSummary",
+    "CollapseNoise",
     "Problem",
     "SurrogateFit",
     "SurrogateProblem",
     "SyntheticProblem",
+    "TableSpace",
+    "TabularProblem",
     "TrialTable",
     "best_hypervolume",
     "cross_validate",

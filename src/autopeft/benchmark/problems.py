@@ -1,16 +1,20 @@
 """Benchmark problems for the optimisers: a configuration's true score and exact parameter share, without
 training.
 
-A problem answers two questions about any valid configuration of its space: its *true* score (noise
-free; what the benchmark credits an optimiser with) and an *observed* score (true + Gaussian noise of
-the problem's seed standard deviation; what the optimiser is told), together with the exact parameter
+A problem answers two questions about any valid configuration of its space: its *true* score (what the
+benchmark credits an optimiser with) and an *observed* score (what the optimiser is told: by default
+true + Gaussian noise of the problem's seed standard deviation), together with the exact parameter
 percentage, which in a real search is known before training.
 
 - :class:`SyntheticProblem`: a score with known structure (upper layers matter more, parallel adapters
   most and prefixes least, saturating with capacity, an unstable largest parallel adapter), for fast
   checks (CI).
 - :class:`SurrogateProblem`: a regression model of the score fitted on a table of real trials run by the
-  project (``bench/tables/``), with the parameter percentages measured on the real model.
+  project (``bench/tables/``), with the parameter percentages measured on the real model; optionally
+  clipped to the measured score range, and optionally observed through :class:`CollapseNoise` (trials
+  that collapse to predicting one class, at the measured rate) instead of Gaussian noise.
+- :class:`TabularProblem`: the table itself. Its space (:class:`TableSpace`) admits only the table's
+  configurations, and every evaluation returns a recorded result: nothing is predicted.
 """
 
 from __future__ import annotations
@@ -19,13 +23,15 @@ import csv
 import json
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from autopeft.errors import UserError
 from autopeft.modules import MODULES
 from autopeft.records.trial import TrialResult
 from autopeft.space import PeftConfig, SearchSpace
@@ -55,13 +61,25 @@ class Problem(ABC):
     def params_pct(self, config: PeftConfig) -> float:
         """Exact trainable parameters, percent of the backbone (lower is better)."""
 
+    def observed_score(self, config: PeftConfig, rng: np.random.Generator) -> float:
+        """The score an optimiser is told: the true score plus Gaussian noise of ``noise_std`` (one normal
+        draw from ``rng`` when ``noise_std > 0``, none otherwise)."""
+        return self.true_score(config) + (float(rng.normal(0.0, self.noise_std)) if self.noise_std > 0 else 0.0)
+
+    def describe_noise(self) -> str:
+        """What an optimiser's observations are, in words (for benchmark summaries)."""
+        return f"true score + Gaussian noise, std {self.noise_std:.4f}"
+
+    def describe_limits(self) -> str:
+        """What the problem's numbers can and cannot say, in words (written beside them in summaries)."""
+        return ""
+
     def result(self, config: PeftConfig, rng: np.random.Generator) -> TrialResult:
-        """A complete trial with the observed (noisy) score, as an optimiser would be told it."""
-        score = self.true_score(config) + (float(rng.normal(0.0, self.noise_std)) if self.noise_std > 0 else 0.0)
+        """A complete trial with the observed score (:meth:`observed_score`), as an optimiser would be told it."""
         return TrialResult(
             config=config.to_dict(),
             status="complete",
-            score=float(score),
+            score=float(self.observed_score(config, rng)),
             metric="accuracy",
             params_pct=self.params_pct(config),
         )
@@ -125,6 +143,12 @@ class SyntheticProblem(Problem):
         capacity = ranks / len(self.space.sizes)
         unstable = 0.08 if config.parallel == max(self.space.sizes) else 0.0
         return 0.55 + 0.3 * top * (1 - math.exp(-1.5 * capacity)) - unstable
+
+    def describe_limits(self) -> str:
+        return (
+            "a made-up score of known structure: it says whether a method exploits structure of this kind, "
+            "nothing about real tasks"
+        )
 
     def params_pct(self, config: PeftConfig) -> float:
         h, layers = self.space.hidden_size, len(config.active_layers)
@@ -213,6 +237,12 @@ class TrialTable:
                 w.writerow([config.describe(), f"{s:.4f}", f"{self.params_pct(config):.4f}"])
 
 
+def _table_label(table: TrialTable) -> str:
+    """A table's task and size in problem names, e.g. ``glue-sst2-634``: the size is part of the name, since
+    runs on a grown table are another benchmark."""
+    return f"{table.source.get('task', 'table').replace('/', '-')}-{len(table.scores)}"
+
+
 @dataclass(frozen=True)
 class SurrogateFit:
     """How well the surrogate predicts held-out real trials (k-fold cross-validation).
@@ -275,6 +305,55 @@ def cross_validate(table: TrialTable, model: str, folds: int = 5, seed: int = 0)
     )
 
 
+@dataclass(frozen=True)
+class CollapseNoise:
+    """Observation noise of real trials, which sometimes collapse to predicting one class.
+
+    With probability ``rate`` a trial *collapses*: its observed score is ``level`` (the validation slice's
+    majority-class share: what predicting one class scores), whatever the configuration; otherwise it is
+    the true score plus Gaussian noise of standard deviation ``within_sd``. The rate is the same for every
+    configuration (the measurement is too small to tell configurations apart). Measured by
+    ``bench/collapse_rate.py`` from trials repeated with several seeds (``bench/results/collapse_rate.json``).
+
+    Args:
+        rate: probability that a trial collapses, in ``[0, 1]``.
+        level: score of a collapsed trial (a share of the validation examples, e.g. accuracy).
+        within_sd: standard deviation of the score of a trial that did not collapse (seed noise), score units.
+        source: where the numbers come from (a path), for summaries.
+    """
+
+    rate: float
+    level: float
+    within_sd: float
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError(f"collapse rate {self.rate} is not a probability")
+        if self.within_sd < 0:
+            raise ValueError(f"within_sd {self.within_sd} is negative")
+
+    def observe(self, true: float, rng: np.random.Generator) -> float:
+        """The observed score of a trial whose true score is ``true``.
+
+        Draws one uniform and one standard normal number from ``rng`` for every trial, collapsed or not,
+        so that trial ``i`` of every variant of a benchmark seed meets the same draws whatever its
+        configuration (the benchmark's common noise stream): the same trials collapse in every variant.
+        """
+        collapsed = float(rng.random()) < self.rate
+        noise = float(rng.normal(0.0, self.within_sd))
+        return self.level if collapsed else true + noise
+
+    @classmethod
+    def load(cls, path: str | Path) -> CollapseNoise:
+        """The noise model measured by ``bench/collapse_rate.py`` (its keys ``rate``, ``collapse_score``,
+        ``within_sd``)."""
+        d = json.loads(Path(path).read_text())
+        return cls(
+            rate=float(d["rate"]), level=float(d["collapse_score"]), within_sd=float(d["within_sd"]), source=str(path)
+        )
+
+
 class SurrogateProblem(Problem):
     """Score predicted by a regression model fitted on a :class:`TrialTable` of real trials; parameters
     exact (measured per module and size on the real model).
@@ -285,12 +364,16 @@ class SurrogateProblem(Problem):
     Args:
         table: the real trials.
         model: one of :data:`SURROGATE_MODELS`.
-        noise_std: observation noise; default the table's measured seed std.
+        noise_std: Gaussian observation noise; default the table's measured seed std.
         seed: seeds the regression model.
         clip: clip the predictions to ``[min, max]`` of the table's measured scores, so that no
             configuration scores above (or below) every real trial (a tree ensemble can extrapolate
             beyond them by adding up the effects of features seen apart). Off by default; a clipped
             problem's name ends in ``-clipped`` (another benchmark).
+        collapse: observe scores through this noise model (collapses at a measured rate, else Gaussian
+            noise of its ``within_sd``) instead of Gaussian noise of ``noise_std`` (give one of the two).
+            The true score, what an optimiser is credited with, stays the surrogate's. The problem's name
+            ends in ``-collapse`` (another benchmark: its runs never mix with the Gaussian ones).
     """
 
     def __init__(
@@ -300,16 +383,24 @@ class SurrogateProblem(Problem):
         noise_std: float | None = None,
         seed: int = 0,
         clip: bool = False,
+        collapse: CollapseNoise | None = None,
     ):
+        if collapse is not None and noise_std is not None:
+            raise ValueError("give noise_std or collapse, not both: the collapse model has its own within_sd")
         self.table = table
         self.space = table.search_space
         self.model = model
         self.clip = clip
-        self.noise_std = float(table.seed_std if noise_std is None else noise_std)
-        # the table's size is part of the name: runs on a grown table are another benchmark
-        self.name = f"surrogate-{table.source.get('task', 'table').replace('/', '-')}-{len(table.scores)}"
+        self.collapse = collapse
+        if collapse is not None:
+            self.noise_std = float(collapse.within_sd)
+        else:
+            self.noise_std = float(table.seed_std if noise_std is None else noise_std)
+        self.name = f"surrogate-{_table_label(table)}"
         if clip:
             self.name += "-clipped"
+        if collapse is not None:
+            self.name += "-collapse"
         X = features(self.space, [PeftConfig.from_dict(c) for c in table.configs])
         self._regressor = _regressor(model, seed).fit(X, np.asarray(table.scores))
         self._cache: dict[str, float] = {}
@@ -333,5 +424,194 @@ class SurrogateProblem(Problem):
         for c, s in zip(configs, self.predict(configs), strict=True):
             self._cache[c.key()] = float(s)
 
+    def observed_score(self, config: PeftConfig, rng: np.random.Generator) -> float:
+        if self.collapse is None:
+            return super().observed_score(config, rng)
+        return self.collapse.observe(self.true_score(config), rng)
+
+    def describe_noise(self) -> str:
+        if self.collapse is None:
+            return super().describe_noise()
+        c = self.collapse
+        return (
+            f"collapse noise: with probability {c.rate:.4f} the score of a collapsed trial, {c.level:.4f}, else "
+            f"the true score + Gaussian noise, std {c.within_sd:.4f}" + (f" (from {c.source})" if c.source else "")
+        )
+
+    def describe_limits(self) -> str:
+        configs = self.every_config()
+        self.prime(configs)
+        best = max(self.table.scores)
+        above = sum(self.true_score(c) > best for c in configs)
+        clip = "clipped to the measured range" if self.clip else "not clipped"
+        noise = (
+            "collapses at the measured rate, the same for every configuration"
+            if self.collapse is not None
+            else "Gaussian: no collapses, although real trials collapse to predicting one class"
+        )
+        return (
+            f"the credited score is a {self.model} regression fitted to {len(self.table.scores)} real trials "
+            f"({len(self.table.scores) / len(configs):.1%} of the {len(configs)} configurations), see "
+            "`bench/search_quality.py surrogate` for its cross-validated R2; everywhere else it interpolates or "
+            f"extrapolates ({clip}: {above} configurations predicted above the best measured score, {best:.4f}); "
+            f"observation noise {noise}. It ranks optimisers on the surrogate's landscape, not on the task's"
+        )
+
     def params_pct(self, config: PeftConfig) -> float:
         return self.table.params_pct(config)
+
+
+# --- the table itself -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TableSpace(SearchSpace):
+    """A space of the base layout restricted to listed configurations: a tabular benchmark's space, in
+    which every configuration an optimiser can propose has a recorded result.
+
+    Dimensions, encoding and decoding are the base space's. A configuration is valid when it is valid in
+    the base space and one of ``members`` (:meth:`valid_indices`); :attr:`size` counts the members,
+    :meth:`sample` draws one uniformly, :meth:`check` (so :meth:`contains` and :meth:`encode`) refuses the
+    others. :meth:`to_dict` is the base space's: the table, not the space, lists the configurations.
+
+    The members are a small share of the grid (MiniLM's table: 634 of 64,000 cells), so the optimisers
+    list them by scanning the grid (:func:`autopeft.optim.grid.is_sparse`), which they do for grids of
+    at most :data:`autopeft.optim.grid.SCAN_LIMIT` cells.
+
+    Args:
+        name, num_layers, hidden_size, modules, sizes, learning_rates: the base space's.
+        members: the member configurations as encoded index rows (``encode``'s values as integers),
+            distinct and in grid order (ascending); build a table space with :meth:`of`.
+    """
+
+    members: tuple[tuple[int, ...], ...] = field(default=(), repr=False)
+    _card: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _codes: np.ndarray = field(init=False, repr=False, compare=False)  # members' grid positions, ascending
+    _keys: frozenset[str] = field(init=False, repr=False, compare=False)  # members' PeftConfig.key()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        card = tuple(d.cardinality for d in self.dimensions)
+        if not self.members:
+            raise ValueError("a table space needs at least one configuration")
+        rows = np.asarray(self.members, dtype=np.int64).reshape(len(self.members), -1)
+        if rows.shape[1] != len(card) or (rows < 0).any() or (rows >= np.asarray(card)).any():
+            raise ValueError(f"members must be encoded index rows of the {self.name!r} space ({len(card)} dimensions)")
+        if not super().valid_indices(rows).all():
+            raise ValueError("a member is not a valid configuration of the base space")
+        codes = np.ravel_multi_index(tuple(rows.T), card)
+        if (np.diff(codes) <= 0).any():
+            raise ValueError("members must be distinct and in grid order: build the space with TableSpace.of")
+        object.__setattr__(self, "_card", card)
+        object.__setattr__(self, "_codes", codes)
+        object.__setattr__(self, "_keys", frozenset(self.decode(row).key() for row in rows))
+
+    @classmethod
+    def of(cls, space: SearchSpace, configs: Iterable[PeftConfig]) -> TableSpace:
+        """``space`` restricted to ``configs`` (valid members of ``space``; repeats are kept once)."""
+        if type(space) is not SearchSpace:
+            raise ValueError(f"a table space restricts a space of the base layout, not a {type(space).__name__}")
+        rows = {tuple(int(v) for v in space.encode(c)) for c in configs}
+        base = {f.name: getattr(space, f.name) for f in fields(SearchSpace)}
+        return cls(**base, members=tuple(sorted(rows)))
+
+    def valid_indices(self, idx: np.ndarray) -> np.ndarray:
+        """Which rows of encoded indices (shape ``(n, len(dimensions))``) are valid configurations of the
+        base space and members; shape ``(n,)``, bool."""
+        idx = np.asarray(idx, dtype=np.int64).reshape(-1, len(self._card))
+        inside = ((idx >= 0) & (idx < np.asarray(self._card))).all(axis=1)
+        codes = np.ravel_multi_index(tuple(idx.T), self._card, mode="clip")
+        return super().valid_indices(idx) & inside & np.isin(codes, self._codes)
+
+    @property
+    def size(self) -> int:
+        """Number of member configurations."""
+        return len(self.members)
+
+    def check(self, config: PeftConfig) -> None:
+        """Raise :class:`UserError` unless ``config`` is a valid configuration of the base space and a member."""
+        super().check(config)
+        if config.key() not in self._keys:
+            raise UserError(
+                "config", config.describe(), "is not one of this table's configurations", "propose a table member"
+            )
+
+    def sample(self, rng: np.random.Generator) -> PeftConfig:
+        """A member drawn uniformly at random."""
+        return self.decode(self.members[int(rng.integers(len(self.members)))])
+
+    def configs(self) -> list[PeftConfig]:
+        """The member configurations, in grid order."""
+        return [self.decode(row) for row in self.members]
+
+
+class TabularProblem(Problem):
+    """A tabular benchmark: the space admits only the configurations of a :class:`TrialTable`
+    (:class:`TableSpace`), and each evaluation returns a result recorded in the table; nothing is
+    predicted.
+
+    - observed score (what the optimiser is told): a recorded score of the configuration: the only one
+      for a table that holds each configuration once (as ``bench/search_quality.py table`` makes them),
+      else one of them drawn with the run's noise generator (one uniform draw per trial, always);
+    - true score (what the benchmark credits): the mean of the configuration's recorded scores, so for a
+      table of single trials the recorded score itself: one real draw, seed noise and collapses included;
+    - parameter share: exact, from the table's measured counts (:meth:`TrialTable.params_pct`).
+
+    ``noise_std`` is the table's measured seed std, for summaries: no noise is added.
+
+    Args:
+        table: the real trials (a space of the base layout).
+    """
+
+    def __init__(self, table: TrialTable):
+        self.table = table
+        configs = [PeftConfig.from_dict(c) for c in table.configs]
+        self.space = TableSpace.of(table.search_space, configs)
+        self.noise_std = float(table.seed_std)
+        self.name = f"tabular-{_table_label(table)}"
+        recorded: dict[str, list[float]] = {}
+        for config, score in zip(configs, table.scores, strict=True):
+            recorded.setdefault(config.key(), []).append(float(score))
+        self._recorded = {key: tuple(scores) for key, scores in recorded.items()}
+        self._mean = {key: float(np.mean(scores)) for key, scores in recorded.items()}
+
+    def _scores(self, config: PeftConfig) -> tuple[float, ...]:
+        try:
+            return self._recorded[config.key()]
+        except KeyError:
+            raise ValueError(f"{config.describe()} is not in the table") from None
+
+    def true_score(self, config: PeftConfig) -> float:
+        self._scores(config)  # refuses a configuration the table lacks
+        return self._mean[config.key()]
+
+    def observed_score(self, config: PeftConfig, rng: np.random.Generator) -> float:
+        scores = self._scores(config)
+        return scores[min(int(rng.random() * len(scores)), len(scores) - 1)]
+
+    def describe_noise(self) -> str:
+        return (
+            "the recorded scores (real trials: their seed noise and collapses, one draw per configuration, the "
+            f"same in every benchmark run; the table's seed std is {self.noise_std:.4f})"
+        )
+
+    def describe_limits(self) -> str:
+        from autopeft.optim.optuna_samplers import MAX_REJECTIONS
+
+        full = self.table.search_space.size
+        return (
+            f"only the table's {self.space.size} configurations ({self.space.size / full:.1%} of the space's {full}) "
+            "can be proposed, each returning its recorded result: the best attainable front is the table's own, "
+            "finding configurations never measured is not tested, and the credited score is one real draw (seed "
+            "noise and collapses included) that is the same in every benchmark seed, so seeds differ only in the "
+            "optimisers' own randomness. Optuna's samplers (random, nsga2, tpe) reach the members by rejecting "
+            f"their proposals outside the table, and after {MAX_REJECTIONS} misses in a row take a uniformly "
+            "random member"
+        )
+
+    def params_pct(self, config: PeftConfig) -> float:
+        return self.table.params_pct(config)
+
+    def every_config(self) -> list[PeftConfig]:
+        """The table's configurations (each once)."""
+        return self.space.configs()

@@ -49,7 +49,9 @@ Acquisition
     told nor pending: every one-step neighbour (one layer bit flipped, one size moved one step, one
     switch flipped) of the configurations on the observed Pareto front, the paper's local search,
     plus ``n_candidates`` others drawn uniformly at random (all of them when no more are left; small
-    spaces, at most :data:`ENUMERATE_LIMIT` grid cells, are enumerated to draw from). A finite set
+    spaces, at most :data:`ENUMERATE_LIMIT` grid cells, are enumerated to draw from, and so are sparse
+    ones, whose valid configurations are a small share of the grid, :func:`autopeft.optim.grid.is_sparse`:
+    a space restricted to a table of real trials). A finite set
     keeps every proposal a valid, unseen configuration without rounding, and lets the deterministic
     model know ``params_pct`` of every point it is asked about. A batch of ``q`` is chosen
     greedily: each pick joins the pending points (``X_pending``, with the trials already running)
@@ -97,6 +99,7 @@ from autopeft.analysis.hypervolume import ReferencePoint
 from autopeft.analysis.pareto import pareto_mask
 from autopeft.errors import UserError
 from autopeft.optim.base import Optimiser
+from autopeft.optim.grid import grid_cells, is_sparse, valid_rows
 from autopeft.records.objectives import DEFAULT_OBJECTIVES, Objective
 from autopeft.records.trial import TrialResult
 from autopeft.space import PeftConfig, SearchSpace
@@ -195,7 +198,9 @@ class GPOptimiser(Optimiser):
 
         self._card = np.array([d.cardinality for d in space.dimensions], dtype=np.int64)
         self._upper = (self._card - 1).astype(np.float64)
-        self._grid_cells = math.prod(int(c) for c in self._card)
+        self._grid_cells = grid_cells(space)
+        # small grids are enumerated; so are sparse ones, where random cells would rarely be valid
+        self._enumerate = self._grid_cells <= ENUMERATE_LIMIT or is_sparse(space)
         if self._grid_cells < 2**62:  # exact mixed-radix codes
             radix = np.cumprod(np.concatenate([[1], self._card[:-1]])).astype(np.int64)
         else:  # a hash (int64 products wrap around alike in numpy and torch); collisions are vanishingly unlikely
@@ -290,11 +295,9 @@ class GPOptimiser(Optimiser):
         return [self._decode(i) for i in chosen]
 
     def _enumerated(self) -> np.ndarray:
-        """Every valid configuration of a small space as index rows (built once)."""
+        """Every valid configuration of a small or sparse space as index rows, in grid order (built once)."""
         if self._grid is None:
-            grid = np.stack(np.meshgrid(*(np.arange(c) for c in self._card), indexing="ij"), -1)
-            grid = grid.reshape(-1, len(self._card)).astype(np.int64)
-            self._grid = grid[self._valid(grid)]
+            self._grid = valid_rows(self.space)
         return self._grid
 
     def _free(self, idx: np.ndarray, taken: set[int]) -> np.ndarray:
@@ -310,7 +313,7 @@ class GPOptimiser(Optimiser):
 
     def _sample(self, k: int, taken: set[int], rng: np.random.Generator) -> np.ndarray:
         """Up to ``k`` distinct valid free configurations, uniformly at random."""
-        if self._grid_cells <= ENUMERATE_LIMIT:
+        if self._enumerate:
             free = self._free(self._enumerated(), taken)
             return free[rng.permutation(len(free))[:k]]
         rows: list[np.ndarray] = []
@@ -344,7 +347,7 @@ class GPOptimiser(Optimiser):
         """The configurations the acquisition function is maximised over (see the module docstring)."""
         local = self._free(self._neighbours(self._front_idx()), taken)
         taken = taken | set(self._codes(local).tolist())
-        if self._grid_cells <= ENUMERATE_LIMIT:
+        if self._enumerate:
             free = self._free(self._enumerated(), taken)
             if len(free) > self.n_candidates:
                 free = free[np.sort(rng.permutation(len(free))[: self.n_candidates])]

@@ -4,11 +4,14 @@ Each optimiser keeps its own in-memory Optuna study over the encoded space (one 
 dimension, see :mod:`autopeft.space.space`). The search's ledger is a separate study, so proposals that
 the space rejects (invalid or already-seen configurations) never reach the ledger: they are told to
 the sampler's study as failed and asked again.
+
+Validity is the space's own (``space.valid_indices`` of the proposed index row), so a space restricted to
+some configurations (a benchmark's table of real trials) is searched within them: the sampler's
+proposals are rejection-sampled among its members, and the fallback draws uniformly from them.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,6 +20,7 @@ from optuna.distributions import IntDistribution
 from optuna.trial import TrialState, create_trial
 
 from autopeft.optim.base import Optimiser
+from autopeft.optim.grid import SCAN_LIMIT, grid_cells, valid_rows
 from autopeft.records.objectives import DEFAULT_OBJECTIVES, Objective
 from autopeft.records.trial import TrialResult
 from autopeft.space import PeftConfig, SearchSpace
@@ -27,7 +31,8 @@ MAX_REJECTIONS = 200
 
 #: Spaces with at most this many valid configurations are enumerated (once) when that fallback is
 #: needed, so that ``ask`` finds the last unseen configurations, or learns that none are left, exactly
-#: and at once; larger spaces fall back to rejection sampling.
+#: and at once; larger spaces (and spaces whose grid is too large to scan,
+#: :data:`~autopeft.optim.grid.SCAN_LIMIT`) fall back to rejection sampling.
 ENUMERATE_LIMIT = 4096
 
 
@@ -80,7 +85,7 @@ class OptunaOptimiser(Optimiser):
                 trial = self._study.ask(self._distributions)
                 vec = [trial.params[d.name] for d in self.space.dimensions]
                 candidate = self.space.decode(vec)
-                if candidate.is_valid and candidate.key() not in taken:
+                if self._valid(vec) and candidate.key() not in taken:
                     config = candidate
                     self._pending_trials[candidate.key()] = trial.number
                     break
@@ -93,22 +98,30 @@ class OptunaOptimiser(Optimiser):
             out.append(config)
         return out
 
+    def _valid(self, vec: Sequence[int]) -> bool:
+        """Whether an encoded index row is a valid configuration of the space (the space's own rule)."""
+        return bool(self.space.valid_indices(np.asarray(vec, dtype=np.int64))[0])
+
+    def _enumerable(self) -> bool:
+        """True when the space has few valid configurations (:data:`ENUMERATE_LIMIT`) in a grid small
+        enough to scan."""
+        return self.space.size <= ENUMERATE_LIMIT and grid_cells(self.space) <= SCAN_LIMIT
+
     def _enumerated(self) -> list[tuple[str, PeftConfig]]:
-        """Every valid configuration of the (small) space with its key, built once."""
+        """Every valid configuration of the (small) space with its key, in grid order, built once."""
         if self._all_configs is None:
-            grid = itertools.product(*(range(d.cardinality) for d in self.space.dimensions))
-            configs = (self.space.decode(vec) for vec in grid)
-            self._all_configs = [(c.key(), c) for c in configs if c.is_valid]
+            configs = (self.space.decode(row) for row in valid_rows(self.space))
+            self._all_configs = [(c.key(), c) for c in configs]
         return self._all_configs
 
     def _exhausted(self, taken: set[str]) -> bool:
         """True when the space is small enough to enumerate and every configuration in it is taken."""
-        if self.space.size > ENUMERATE_LIMIT or len(taken) < self.space.size:
+        if not self._enumerable() or len(taken) < self.space.size:
             return False
         return all(key in taken for key, _ in self._enumerated())
 
     def _random_unseen(self, taken: set[str]) -> PeftConfig | None:
-        if self.space.size <= ENUMERATE_LIMIT:
+        if self._enumerable():
             free = [c for key, c in self._enumerated() if key not in taken]
             return free[int(self._rng.integers(len(free)))] if free else None
         for _ in range(10_000):
