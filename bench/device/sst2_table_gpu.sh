@@ -20,14 +20,14 @@ source bench/device/unpack.sh
 python3 - "$G" <<'PY'
 import json, sys
 from pathlib import Path
-import adapters, optuna, torch, transformers
+import optuna, peft, torch, transformers
 from autopeft.models import BaseModel
 from autopeft.study.settings import SearchSettings
 from autopeft.train.budget import Budget
 from autopeft.train.data import prepare_data
 g = Path(sys.argv[1])
 print("torch", torch.__version__, "cuda", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "-",
-      "| transformers", transformers.__version__, "adapters", adapters.__version__, "optuna", optuna.__version__)
+      "| transformers", transformers.__version__, "peft", peft.__version__, "optuna", optuna.__version__)
 budget = Budget(train_examples=1000, val_examples=500, epochs=1, max_length=64)
 settings = SearchSettings(task="glue/sst2", data_dir=str(g), budget=budget, seed=0)
 base = BaseModel.load(str(g / "model"))
