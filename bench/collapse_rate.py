@@ -146,10 +146,10 @@ LEARNED_BY_SELECTION = ("results/real_trials/sst2/rescore.jsonl",)
 
 def majority_shares(slices: Iterable[tuple[int, int]], data_dir: str) -> dict[tuple[int, int], float]:
     """The majority-class share of each ``(val_examples, split_seed)`` validation slice of SST-2 (carved
-    from its training split as every trial here did: 1,000 training examples, stratified)."""
-    import numpy as np
-
+    from its training split as every trial here did: 1,000 training examples, stratified): the best score
+    of a constant prediction, :func:`autopeft.tasks.metrics.constant_score`."""
     from autopeft.tasks import load_task
+    from autopeft.tasks.metrics import constant_score
     from autopeft.train.budget import Budget
     from autopeft.train.data import carve_splits
 
@@ -157,8 +157,7 @@ def majority_shares(slices: Iterable[tuple[int, int]], data_dir: str) -> dict[tu
     out = {}
     for val, seed in sorted(set(slices)):
         _, split = carve_splits(task, Budget(train_examples=1000, val_examples=val, max_length=64), seed)
-        counts = np.bincount(np.asarray(split.labels))
-        out[(val, seed)] = float(counts.max() / counts.sum())
+        out[(val, seed)] = float(constant_score(task.spec, split.labels))
     return out
 
 
