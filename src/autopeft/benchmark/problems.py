@@ -404,6 +404,7 @@ class SurrogateProblem(Problem):
         X = features(self.space, [PeftConfig.from_dict(c) for c in table.configs])
         self._regressor = _regressor(model, seed).fit(X, np.asarray(table.scores))
         self._cache: dict[str, float] = {}
+        self._every: list[PeftConfig] | None = None
 
     def predict(self, configs: list[PeftConfig]) -> np.ndarray:
         """Surrogate scores of ``configs``, shape ``(len(configs),)`` (clipped to the measured range if
@@ -420,9 +421,18 @@ class SurrogateProblem(Problem):
         return self._cache[key]
 
     def prime(self, configs: list[PeftConfig]) -> None:
-        """Predict ``configs`` in one call and cache them (much faster than one by one)."""
-        for c, s in zip(configs, self.predict(configs), strict=True):
-            self._cache[c.key()] = float(s)
+        """Predict the ``configs`` not cached yet in one call and cache them (much faster than one by one)."""
+        missing = [c for c in configs if c.key() not in self._cache]
+        if missing:
+            for c, s in zip(missing, self.predict(missing), strict=True):
+                self._cache[c.key()] = float(s)
+
+    def every_config(self) -> list[PeftConfig]:
+        """Every valid configuration of the space, listed once per problem (the best attainable front and
+        the limits both read it)."""
+        if self._every is None:
+            self._every = super().every_config()
+        return self._every
 
     def observed_score(self, config: PeftConfig, rng: np.random.Generator) -> float:
         if self.collapse is None:
