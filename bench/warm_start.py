@@ -34,7 +34,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from real_trials import RESULTS, budget_flags  # noqa: E402
+from real_trials import RESULTS, _done, budget_flags  # noqa: E402
 from real_trials_analysis import REFERENCES, paired_test, read_search, trials_to_reach  # noqa: E402
 
 OUT = RESULTS / "warm"
@@ -63,11 +63,6 @@ def command(arm: str, seed: int, folder: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def _done(folder: Path) -> int:
-    table = folder / "trials.csv"
-    return max(0, len(table.read_text().strip().splitlines()) - 1) if table.is_file() else 0
-
-
 def run() -> None:
     for seed in SEEDS:
         if _done(source(seed)) < 50:
@@ -83,16 +78,16 @@ def run() -> None:
                 raise SystemExit(f"{arm} seed {seed} stopped with exit code {code}")
 
 
-def warm_origin(folder: Path, results: list[Any]) -> dict[str, Any]:
-    """How many warm configurations ran and were left out, and how many front members are warm ones."""
+def warm_origin(folder: Path, search: dict[str, Any]) -> dict[str, Any]:
+    """How many warm configurations ran and were left out, and how many front members are warm ones, of the
+    warm search in ``folder`` (``search``: what :func:`read_search` read of it)."""
     from autopeft.analysis.pareto import ParetoFront
     from autopeft.space import PeftConfig
     from autopeft.study.warm_start import WARM_START_FILE
 
     plan = json.loads((folder / WARM_START_FILE).read_text())
     warm = {PeftConfig.from_dict(c).key() for c in plan["configs"]}
-    objectives = read_search(folder, TRIALS)["settings"].objective_list
-    front = ParetoFront.from_trials(results, objectives)
+    front = ParetoFront.from_trials(search["results"], search["settings"].objective_list)
     return {
         "warm_configs": len(warm),
         "left_out": int(plan["left_out"]),
@@ -144,7 +139,7 @@ def analyse() -> dict[str, Any]:
             "tests": {f"hv@{t}": paired_test(hv["warm"][:, t - 1], hv["cold"][:, t - 1], rng) for t in TESTED_AT},
         }
     record["warm_start"] = {
-        k: warm_origin(OUT / f"warm-{k}", searches[("warm", k)]["results"]) for k in seeds
+        k: warm_origin(OUT / f"warm-{k}", searches[("warm", k)]) for k in seeds
     }  # fmt: skip
     return record
 
