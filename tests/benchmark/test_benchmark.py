@@ -91,19 +91,19 @@ def test_runs_are_saved_skipped_on_rerun_and_settings_checked(tmp_path, monkeypa
 
 
 def _toy_summary() -> BenchmarkSummary:
-    def record(variant: str, seed: int, curve: list[float]) -> BenchmarkRun:
+    def record(variant: str, seed: int, curve: list[float], fallbacks: int | None = None) -> BenchmarkRun:
         n = len(curve)
         half = [0.5] * n
         return BenchmarkRun(
-            "toy", variant, seed, n, 1, 0, ["c"] * n, half, half, [1.0] * n, curve, [0.1], 1.0, [0.0, 10.0]
+            "toy", variant, seed, n, 1, 0, ["c"] * n, half, half, [1.0] * n, curve, [0.1], 1.0, [0.0, 10.0], fallbacks
         )
 
     records = [
         record("random", 0, [1, 2, 3, 4]),
-        record("random", 1, [1, 1, 2, 2]),
+        record("random", 1, [1, 1, 2, 2], fallbacks=0),  # one run saved without fallbacks: unknown in all
         record("random", 2, [2, 2, 3, 5]),
-        record("gp", 0, [1, 4, 5, 5]),
-        record("gp", 1, [2, 3, 4, 6]),
+        record("gp", 0, [1, 4, 5, 5], fallbacks=1),
+        record("gp", 1, [2, 3, 4, 6], fallbacks=2),
     ]
     return summarise_benchmark(records, checkpoints=(2, 4), best_hypervolume=7.0)
 
@@ -115,13 +115,15 @@ def test_summary_by_hand() -> None:
     assert by["random"].median == [1, 2, 3, 4] and by["random"].at == {2: 2.0, 4: 4.0}
     assert by["gp"].median == [1.5, 3.5, 4.5, 5.5] and by["gp"].trials_to_target == 3
     assert by["gp"].seed_trials_to_target == [2, 3] and by["random"].seed_trials_to_target == [4, None, 4]
+    assert (by["gp"].fallbacks, by["gp"].proposals) == (3, 8) and by["random"].fallbacks is None
     json.dumps(s.to_dict())
 
 
 def test_summary_table_and_plot(tmp_path) -> None:
     s = _toy_summary()
     table = benchmark_table(s)
-    assert "| gp | 2 | 3.5000 | 5.5000 | 3 (2,3) |" in table and "Best attainable HV" in table
+    assert "| gp | 2 | 3.5000 | 5.5000 | 3 (2,3) | 0.10 | 3/8 |" in table and "Best attainable HV" in table
+    assert "| random | 3 | 2.0000 | 4.0000 | 4 (4,–,4) | 0.10 | – |" in table
     ax = benchmark_figure(s).axes[0]
     labels = [line.get_label() for line in ax.get_lines()]
     assert labels == ["random (3 seeds)", "gp (2 seeds)", "random's final median", "best attainable"]

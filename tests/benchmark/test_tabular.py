@@ -182,6 +182,27 @@ def test_the_last_members_of_a_sparse_wide_grid_are_found(name: str) -> None:
     assert opt.ask(1, pending=left) == []
 
 
+def test_tpe_counts_the_proposals_it_could_not_make_on_a_sparse_table() -> None:
+    """On 30 members of a 13,824-cell grid TPE's own proposals are almost never members: the search goes
+    on with random members, and says how many."""
+    members = _members(WIDE, 30, seed=8)
+    opt = make_optimiser("tpe", TableSpace.of(WIDE, members), seed=2, reference=REF)
+    proposed: list[PeftConfig] = []
+    for _ in range(4):
+        batch = opt.ask(3)
+        opt.tell([_result(c) for c in batch])
+        proposed += batch
+    assert _keys(proposed) <= _keys(members) and len(_keys(proposed)) == 12
+    assert 0 < opt.fallbacks <= 12
+
+
+def test_random_search_on_a_dense_space_makes_no_fallbacks() -> None:
+    opt = make_optimiser("random", DENSE, seed=3, reference=REF)
+    for _ in range(5):
+        opt.tell([_result(c) for c in opt.ask(4)])
+    assert opt.fallbacks == 0
+
+
 def test_a_full_random_search_of_a_table_takes_every_member_once() -> None:
     members = _members(DENSE, 30, seed=3)
     space = TableSpace.of(DENSE, members)
@@ -230,6 +251,7 @@ def test_a_tabular_run_is_credited_with_the_recorded_scores() -> None:
     everything = np.asarray([[recorded[c.key()], problem.params_pct(c)] for c in members])
     assert best_hypervolume(problem) == pytest.approx(hypervolume(everything, ["maximize", "minimize"], list(REF)))
     assert rec.hypervolume[-1] <= best_hypervolume(problem) + 1e-12
+    assert rec.fallbacks is not None and 0 <= rec.fallbacks <= 20
 
 
 # --- the collapse noise model -------------------------------------------------------------------------

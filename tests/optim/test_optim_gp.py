@@ -285,10 +285,19 @@ def test_a_numerical_failure_of_the_model_falls_back_to_random(monkeypatch, capl
     opt = gp(seed=20)
     opt.tell(random_results(SMALL, 6, seed=20))
     monkeypatch.setattr(opt, "_acquisition", broken)
+    assert opt.fallbacks == 0  # the initial design is not a fallback
     batch = opt.ask(3)
     assert len(set(keys(batch))) == 3
     assert_valid_members(SMALL, batch)
     assert "model failed" in caplog.text
+    assert opt.fallbacks == 3
+
+
+def test_a_working_model_makes_no_fallbacks() -> None:
+    opt = gp(seed=21)
+    opt.tell(random_results(SMALL, 6, seed=21))
+    assert len(opt.ask(3)) == 3 and opt.last_ask_model_steps == 3
+    assert opt.fallbacks == 0
 
 
 def test_a_stopped_trial_is_training_data_at_its_predicted_score() -> None:

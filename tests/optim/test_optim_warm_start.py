@@ -33,6 +33,14 @@ def _inner(name: str = "random"):
     return make_optimiser(name, SPACE, seed=0, reference=[0.0, 10.0])
 
 
+def test_fallbacks_are_the_wrapped_optimisers():
+    inner = _inner()
+    opt = WarmStart(inner, _configs(2))
+    opt.tell([_result(c, 0.5) for c in opt.ask(4)])
+    inner._fallbacks = 3  # as if its sampler had given up three times
+    assert opt.fallbacks == 3
+
+
 def test_first_configurations_come_first_in_order():
     first = _configs(3)
     opt = WarmStart(_inner(), first)

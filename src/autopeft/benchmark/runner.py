@@ -60,6 +60,8 @@ class BenchmarkRun:
         ask_seconds: wall time of each ``ask`` (one per batch).
         wall_seconds: the whole run.
         reference: the hypervolume reference point.
+        fallbacks: proposals the optimiser drew at random because its own method could not propose
+            (:attr:`~autopeft.optim.base.Optimiser.fallbacks`); None in runs saved before it was recorded.
     """
 
     problem: str
@@ -76,9 +78,13 @@ class BenchmarkRun:
     ask_seconds: list[float]
     wall_seconds: float
     reference: list[float]
+    fallbacks: int | None = None
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self)) + "\n"
+        fields = asdict(self)
+        if fields["fallbacks"] is None:  # a run saved before fallbacks were recorded is written back as it was
+            del fields["fallbacks"]
+        return json.dumps(fields) + "\n"
 
     @classmethod
     def load(cls, path: str | Path) -> BenchmarkRun:
@@ -139,6 +145,7 @@ def run_one(
         ask_seconds=ask_seconds,
         wall_seconds=time.perf_counter() - started,
         reference=reference.tolist(),
+        fallbacks=opt.fallbacks,
     )
 
 
@@ -210,6 +217,9 @@ class VariantSummary:
             hypervolume at its last trial); None if it never does.
         seed_trials_to_target: the same for each seed's own curve (None = never).
         median_ask_seconds: median wall time of an ``ask``.
+        fallbacks: proposals drawn at random by the optimisers' fallback, summed over the seeds; None if
+            some run did not record it.
+        proposals: trials proposed, summed over the seeds.
     """
 
     variant: str
@@ -221,6 +231,8 @@ class VariantSummary:
     trials_to_target: int | None
     seed_trials_to_target: list[int | None]
     median_ask_seconds: float
+    fallbacks: int | None = None
+    proposals: int = 0
 
 
 def trials_to_reach(curve: Sequence[float], target: float) -> int | None:
@@ -281,6 +293,8 @@ def summarise_benchmark(
                 trials_to_target=None if target is None else trials_to_reach(median, target),
                 seed_trials_to_target=[None if target is None else trials_to_reach(row, target) for row in c],
                 median_ask_seconds=float(np.median([s for r in runs for s in r.ask_seconds])),
+                fallbacks=None if any(r.fallbacks is None for r in runs) else sum(r.fallbacks for r in runs),
+                proposals=sum(len(r.configs) for r in runs),
             )
         )
     problem = records[0].problem if records else ""

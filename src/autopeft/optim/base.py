@@ -38,6 +38,14 @@ class Optimiser(ABC):
         self.seed = seed
         self.objectives = objectives
         self._seen: set[str] = set()
+        self._fallbacks = 0
+
+    @property
+    def fallbacks(self) -> int:
+        """Proposals so far that the optimiser's own method could not make and that were drawn at random
+        instead (a sampler whose proposals the space kept rejecting, a model that failed); the random
+        initial design is not counted. A diagnostic: an optimiser that mostly falls back is random search."""
+        return self._fallbacks
 
     @abstractmethod
     def ask(self, n: int = 1, pending: Sequence[PeftConfig] = ()) -> list[PeftConfig]:

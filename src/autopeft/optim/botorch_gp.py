@@ -531,6 +531,7 @@ class GPOptimiser(Optimiser):
                 best = int(np.flatnonzero(usable)[np.argmax(values[usable])])
             else:  # no model, or no usable acquisition value: a random free candidate
                 best = int(rng.choice(np.flatnonzero(available)))
+                self._fallbacks += 1
             available[best] = False
             picked.append(cand[best])
             pending.append(cand[best])

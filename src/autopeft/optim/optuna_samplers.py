@@ -94,6 +94,7 @@ class OptunaOptimiser(Optimiser):
                 config = self._random_unseen(taken)
                 if config is None:
                     break
+                self._fallbacks += 1
             taken.add(config.key())
             out.append(config)
         return out

@@ -46,6 +46,11 @@ class WarmStart(Optimiser):
             chosen += self.inner.ask(n - len(chosen), pending=[*pending, *chosen])
         return chosen
 
+    @property
+    def fallbacks(self) -> int:
+        """The wrapped optimiser's fallbacks (the warm-start configurations are not proposals of a method)."""
+        return self.inner.fallbacks
+
     def tell(self, results: Sequence[TrialResult]) -> None:
         super().tell(results)
         self.inner.tell(results)

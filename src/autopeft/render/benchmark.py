@@ -24,21 +24,23 @@ __all__ = ["benchmark_figure", "benchmark_table", "plot_benchmark"]
 
 def benchmark_table(summary: BenchmarkSummary) -> str:
     """A Markdown table, one row per variant: median HV at each checkpoint, trials to reach the target,
-    median ask time (s); then the target and the best attainable HV, when known."""
+    median ask time (s), proposals drawn by the random fallback (of all proposals; "–" where not recorded);
+    then the target and the best attainable HV, when known."""
     heads = [f"HV@{t}" for t in summary.checkpoints]
     lines = [
         "| variant | seeds | "
         + " | ".join(heads)
-        + " | trials to random's final HV (median curve; per seed) | ask s |",
-        "|---|---|" + "---|" * len(heads) + "---|---|",
+        + " | trials to random's final HV (median curve; per seed) | ask s | random fallbacks |",
+        "|---|---|" + "---|" * len(heads) + "---|---|---|",
     ]
     for v in summary.variants:
         cells = [f"{v.at[t]:.4f}" if t in v.at else "–" for t in summary.checkpoints]
         per_seed = ",".join("–" if n is None else str(n) for n in v.seed_trials_to_target)
         reach = "–" if v.trials_to_target is None else str(v.trials_to_target)
+        fallbacks = "–" if v.fallbacks is None else f"{v.fallbacks}/{v.proposals}"
         lines.append(
             f"| {v.variant} | {len(v.seeds)} | " + " | ".join(cells) + f" | {reach} ({per_seed}) | "
-            f"{v.median_ask_seconds:.2f} |"
+            f"{v.median_ask_seconds:.2f} | {fallbacks} |"
         )
     if summary.target is not None:
         lines.append("")
