@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="JSON",
         help="table problems: observe the surrogate through the collapse noise model measured by "
         "bench/collapse_rate.py (e.g. bench/results/collapse_rate.json) instead of Gaussian noise (problem name "
-        "ends in -collapse)",
+        "ends in -collapse and the rate)",
     )
     p.add_argument(
         "--tabular",

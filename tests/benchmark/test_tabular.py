@@ -289,13 +289,15 @@ def test_a_surrogate_with_collapses_is_another_problem_credited_with_the_surroga
     names = [plain.name, collapsing.name, both.name, TabularProblem(table).name]
     assert names == [
         "surrogate-toy-task-30",
-        "surrogate-toy-task-30-collapse",
-        "surrogate-toy-task-30-clipped-collapse",
+        "surrogate-toy-task-30-collapse0.3",
+        "surrogate-toy-task-30-clipped-collapse0.3",
         "tabular-toy-task-30",
     ]
     assert collapsing.noise_std == 0.01 and plain.noise_std == table.seed_std
     with pytest.raises(ValueError, match="not both"):
         SurrogateProblem(table, noise_std=0.01, collapse=noise)
+    remeasured = SurrogateProblem(table, model="extra_trees", collapse=CollapseNoise(0.0714, 0.5, 0.01))
+    assert remeasured.name == "surrogate-toy-task-30-collapse0.0714"
     for p in (plain, collapsing):
         p.prime(p.every_config())
     rec = run_one(collapsing, "random", 3, trials=40, batch=5)
@@ -339,7 +341,7 @@ def test_the_command_runs_the_tabular_and_collapse_benchmarks(tmp_path) -> None:
     args = ["--surrogate", "extra_trees", "--clip", "--collapse", str(noise), "--out", str(tmp_path / "col")]
     assert sq.main([*common, *args]) == 0
     summary = (tmp_path / "col" / "summary.md").read_text()
-    assert "`surrogate-toy-task-30-clipped-collapse`" in summary and "with probability 0.2000" in summary
+    assert "`surrogate-toy-task-30-clipped-collapse0.2`" in summary and "with probability 0.2000" in summary
     for bad in (["--tabular", "--clip"], ["--tabular", "--collapse", str(noise)]):
         with pytest.raises(SystemExit, match="--tabular"):
             sq.main([*common, *bad])

@@ -373,7 +373,8 @@ class SurrogateProblem(Problem):
         collapse: observe scores through this noise model (collapses at a measured rate, else Gaussian
             noise of its ``within_sd``) instead of Gaussian noise of ``noise_std`` (give one of the two).
             The true score, what an optimiser is credited with, stays the surrogate's. The problem's name
-            ends in ``-collapse`` (another benchmark: its runs never mix with the Gaussian ones).
+            ends in ``-collapse`` and the rate to 3 significant digits, e.g. ``-collapse0.0714`` (another
+            benchmark: its runs never mix with the Gaussian ones, nor with those at another rate).
     """
 
     def __init__(
@@ -400,7 +401,7 @@ class SurrogateProblem(Problem):
         if clip:
             self.name += "-clipped"
         if collapse is not None:
-            self.name += "-collapse"
+            self.name += f"-collapse{collapse.rate:.3g}"  # a re-measured rate is another benchmark
         X = features(self.space, [PeftConfig.from_dict(c) for c in table.configs])
         self._regressor = _regressor(model, seed).fit(X, np.asarray(table.scores))
         self._cache: dict[str, float] = {}
