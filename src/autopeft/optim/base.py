@@ -43,8 +43,9 @@ class Optimiser(ABC):
     @property
     def fallbacks(self) -> int:
         """Proposals so far that the optimiser's own method could not make and that were drawn at random
-        instead (a sampler whose proposals the space kept rejecting, a model that failed); the random
-        initial design is not counted. A diagnostic: an optimiser that mostly falls back is random search."""
+        instead (a sampler whose proposals the space kept rejecting, a model that failed). A random initial
+        design that draws members directly (``gp``, ``saas``) never falls back; an Optuna sampler's random
+        start-up proposals can, and count. A diagnostic: an optimiser that mostly falls back is random search."""
         return self._fallbacks
 
     @abstractmethod
