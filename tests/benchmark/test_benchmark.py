@@ -227,3 +227,6 @@ def test_clipped_surrogate_stays_in_the_measured_range() -> None:
     assert clipped.true_score(top) == hi and raw.true_score(top) > hi
     clipped.prime(configs)
     assert max(clipped.true_score(c) for c in configs) == hi
+    # the summary's limits count the extrapolations, also when clipping has capped them
+    assert clipped.above_measured() == raw.above_measured() == int((before > hi).sum()) > 0
+    assert f" {clipped.above_measured()} configurations" in clipped.describe_limits()
