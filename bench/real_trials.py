@@ -7,7 +7,8 @@ run still holds complete pairs), each through the command line; a search that ex
 that is finished is skipped. Stop it at will and run it again.
 
     .venv/bin/python bench/real_trials.py                  # SST-2, all of them, resumable
-    .venv/bin/python bench/real_trials.py --task stsb      # the second task
+    .venv/bin/python bench/real_trials.py --task stsb      # the second task (its saas-k start from
+                                                           # warm/cold-k; see the pre-registration)
     .venv/bin/python bench/real_trials.py --status         # what is done
 """
 
@@ -49,7 +50,7 @@ def _done(folder: Path) -> int:
 def _command(task: str, optimiser: str, seed: int, folder: Path) -> list[str]:
     autopeft = [sys.executable, "-m", "autopeft"]
     if (folder / "search.json").is_file():
-        return [*autopeft, "resume", str(folder), "--quiet"]
+        return [*autopeft, "resume", str(folder), "--trials", str(TRIALS), "--quiet"]
     name, budget = budget_flags(task)
     return [
         *autopeft, "search", "--model", "minilm", "--task", name, "--space", "paper",
