@@ -14,7 +14,9 @@ configuration on several fronts trains once per seed: the data split and trial s
 A member *survives* if, scored by its mean over the 4 seeds, it is still non-dominated among the
 re-scored members of its front. Written to ``TASK/rescore.json``: per search the members, their scores,
 survivors and the hypervolume of the re-scored front at both reference points; per optimiser the median
-share of survivors and the median re-scored hypervolume.
+share of survivors and the median re-scored hypervolume; how far the search's own draws sit above the
+members' means; and, exploratory, each optimiser's re-scored hypervolume paired with random's by seed.
+``TASK/rescore.png`` draws every member's draw, mean and range against its parameters.
 """
 
 from __future__ import annotations
@@ -148,7 +150,73 @@ def analyse(found: dict[str, dict[str, Any]], finished: dict[str, dict[str, Any]
             }
             share = float(np.median([s["share"] for s in mine]))
             per_optimiser[o] = {"searches": len(mine), "median_share": share, **hv}
-    return {"new_seeds": list(NEW_SEEDS), "searches": searches, "optimisers": per_optimiser}
+    return {
+        "new_seeds": list(NEW_SEEDS),
+        "searches": searches,
+        "optimisers": per_optimiser,
+        "optimism": optimism(searches),
+        "paired_with_random": paired_with_random(searches),
+    }
+
+
+def optimism(searches: dict[str, Any]) -> dict[str, Any]:
+    """How far the search's own draw (seed 0) sits above the member's mean over the 4 seeds, over every
+    member of every re-scored front: a front picked from single draws keeps the lucky ones."""
+    diffs = np.array([m["scores"][0] - m["mean"] for s in searches.values() for m in s["members"]])
+    if diffs.size == 0:
+        return {}
+    return {
+        "members": int(diffs.size),
+        "search_score_above_mean": int((diffs > 0).sum()),
+        "median_difference": float(np.median(diffs)),
+        "q25": float(np.quantile(diffs, 0.25)),
+        "q75": float(np.quantile(diffs, 0.75)),
+    }
+
+
+def paired_with_random(searches: dict[str, Any]) -> dict[str, Any]:
+    """Exploratory (not pre-registered): per optimiser and reference, the re-scored front's hypervolume minus
+    random's of the same optimiser seed, and how many of those pairs are positive."""
+    out: dict[str, Any] = {}
+    for o in OPTIMISERS[1:]:
+        names = [n.rpartition("-") for n in searches]
+        seeds = sorted(int(k) for name, _, k in names if name == o and f"random-{k}" in searches)
+        if not seeds:
+            continue
+        out[o] = {"seeds": seeds}
+        for ref in REFERENCES:
+            d = [searches[f"{o}-{k}"]["rescored_hv"][ref] - searches[f"random-{k}"]["rescored_hv"][ref] for k in seeds]
+            out[o][ref] = {"differences": d, "positive": int(sum(x > 0 for x in d))}
+    return out
+
+
+def draw(record: dict[str, Any], path: Path) -> None:
+    """One panel per optimiser: each front member's search score (hollow) and its mean over the 4 seeds
+    (filled, the 4 seeds' range as a bar) against its trainable parameters (% of the backbone, log scale);
+    survivors in colour, members that drop off the re-scored front in grey."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(OPTIMISERS), figsize=(4 * len(OPTIMISERS), 4), sharey=True, squeeze=False)
+    for ax, o in zip(axes[0], OPTIMISERS, strict=True):
+        members = [m for n, s in record["searches"].items() if n.rpartition("-")[0] == o for m in s["members"]]
+        for m in members:
+            colour = "tab:blue" if m["survives"] else "grey"
+            lo, hi = np.nanmin(m["scores"]), np.nanmax(m["scores"])
+            ax.plot([m["params_pct"]] * 2, [lo, hi], color=colour, lw=0.8, alpha=0.6)
+            ax.scatter(m["params_pct"], m["scores"][0], facecolors="none", edgecolors=colour, s=18)
+            ax.scatter(m["params_pct"], m["mean"], color=colour, s=14)
+        survivors = sum(m["survives"] for m in members)
+        ax.set_title(f"{o}: {survivors} of {len(members)} members survive")
+        ax.set_xscale("log")
+        ax.set_xlabel("trainable parameters (% of the backbone)")
+    axes[0][0].set_ylabel("validation score")
+    fig.suptitle("front members: the search's draw (hollow), the mean over 4 seeds (filled), their range (bar); "
+                 "grey: off the re-scored front")  # fmt: skip
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,8 +239,10 @@ def main(argv: list[str] | None = None) -> int:
     record = analyse(found, done(ledger))
     for o, row in record["optimisers"].items():
         print(f"{o:8s} {row}")
+    print(f"optimism {record['optimism']}")
     (task / "rescore.json").write_text(json.dumps(record, indent=1) + "\n")
-    print(f"wrote {task / 'rescore.json'}")
+    draw(record, task / "rescore.png")
+    print(f"wrote {task / 'rescore.json'} and {task / 'rescore.png'}")
     return 0
 
 

@@ -17,7 +17,8 @@ is finished is skipped. Then the pre-registered numbers, at both reference point
     .venv/bin/python bench/warm_start.py --analyse   # analyse what has run
     .venv/bin/python bench/warm_start.py --status    # trials done per search
 
-Writes ``bench/results/real_trials/warm/analysis.json`` and prints the tables.
+Writes ``bench/results/real_trials/warm/analysis.json`` and ``analysis.png`` (the hypervolume curves) and prints
+the tables.
 """
 
 from __future__ import annotations
@@ -167,6 +168,33 @@ def print_tables(record: dict[str, Any]) -> None:
               f"{row['front_from_warm_start']} of {row['front']} front members from the warm start")  # fmt: skip
 
 
+def draw(record: dict[str, Any], path: Path) -> None:
+    """Per reference point: each arm's median hypervolume after each trial (quartiles shaded, every seed a thin
+    line), and cold's median HV@20 dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    refs = record["references"]
+    fig, axes = plt.subplots(1, len(refs), figsize=(5.5 * len(refs), 4), squeeze=False)
+    x = np.arange(1, record["trials"] + 1)
+    for ax, ref in zip(axes[0], refs.values(), strict=True):
+        for arm in ARMS:
+            hv = np.asarray(ref["arms"][arm]["per_seed"])
+            (line,) = ax.plot(x, np.median(hv, axis=0), label=f"{arm} (median)", lw=2)
+            ax.fill_between(x, *np.quantile(hv, [0.25, 0.75], axis=0), alpha=0.2, color=line.get_color())
+            for row in hv:
+                ax.plot(x, row, color=line.get_color(), lw=0.5, alpha=0.4)
+        ax.axhline(ref["arms"]["cold"][f"hv@{record['trials']}"]["median"], color="grey", ls="--", lw=0.8)
+        ax.set_xlabel("trials")
+        ax.set_ylabel(f"hypervolume, reference {tuple(ref['point'])}")
+        ax.legend()
+    fig.suptitle(f"STS-B, saas: warm start from SST-2 against cold start, seeds {record['seeds']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--analyse", action="store_true", help="analyse what has run; run nothing")
@@ -180,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     record = analyse()
     print_tables(record)
     (OUT / "analysis.json").write_text(json.dumps(record, indent=1) + "\n")
-    print(f"wrote {OUT / 'analysis.json'}")
+    draw(record, OUT / "analysis.png")
+    print(f"wrote {OUT / 'analysis.json'} and {OUT / 'analysis.png'}")
     return 0
 
 
