@@ -21,6 +21,7 @@ tokens trained) over the machine's fp32 matmul peak measured in the same run. No
 the machine meanwhile.
 
     .venv/bin/python bench/speed_references.py --out bench/results/speed_references.json
+    .venv/bin/python bench/speed_references.py --plot   # redraw the PNG from the JSON, run nothing
 """
 
 from __future__ import annotations
@@ -189,13 +190,47 @@ def flops_per_token(base: Any, data: Any, config: Any) -> float:
     return flops / (16 * length)
 
 
+def draw(record: dict[str, Any], path: Path) -> None:
+    """Per configuration: every repeat's trial seconds per loop (dots, the median a bar), and the real-token
+    utilisation of the fp32 matmul peak beside it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(record["configs"])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    width = 0.8 / len(LOOPS)
+    for j, loop in enumerate(LOOPS):
+        x = np.arange(len(names)) + (j - (len(LOOPS) - 1) / 2) * width
+        for ax, field in zip(axes, ("seconds", "utilisation"), strict=True):
+            per = [[r[field] * (100 if field == "utilisation" else 1) for r in record["configs"][n]["runs"][loop]]
+                   for n in names]  # fmt: skip
+            ax.bar(x, [statistics.median(v) for v in per], width, label=loop, alpha=0.6)
+            for xi, v in zip(x, per, strict=True):
+                ax.scatter([xi] * len(v), v, color="black", s=8, zorder=3)
+    for ax, label in zip(axes, ("seconds per trial (training + evaluation)", "useful FLOP/s on real tokens, % of peak"),
+                         strict=True):  # fmt: skip
+        ax.set_xticks(np.arange(len(names)), names)
+        ax.set_ylabel(label)
+        ax.legend()
+    fig.suptitle(f"SST-2 trial at the demo budget, {record['threads']} threads: bars the median, dots the repeats")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "speed_references.json"))
+    parser.add_argument("--plot", action="store_true", help="draw the PNG beside --out from its JSON; run nothing")
     args = parser.parse_args(argv)
+    if args.plot:
+        draw(json.loads(Path(args.out).read_text()), Path(args.out).with_suffix(".png"))
+        print(f"wrote {Path(args.out).with_suffix('.png')}")
+        return 0
     torch.set_num_threads(args.threads)
     import tempfile
 
@@ -253,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{100 * row['median_utilisation']:5.1f} %  {speedup}"
             )
     Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
-    print(f"wrote {args.out}")
+    draw(record, Path(args.out).with_suffix(".png"))
+    print(f"wrote {args.out} and its PNG")
     return 0
 
 
