@@ -25,12 +25,12 @@ demo: env
 		--optimizer tpe --trials 12 --train-examples 1000 --val-examples 400 --max-length 64
 
 test: env
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
 	AUTOPEFT_DATA=$(abspath $(DATA)) $(BIN)/python -m pytest -q -m "slow or not slow"
 
 lint: env
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 # `pip install .[ray,tracking]` into a fresh virtualenv, without the Makefile's editable install, then the CLI once.
 PKG_VENV ?= $(abspath build/package-check)

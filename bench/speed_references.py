@@ -133,6 +133,7 @@ def trainer_trial(base: Any, data: Any, config: Any, budget: Any, seed: int, scr
         counts["padded"] += batch["attention_mask"].numel()
         return batch
 
+    # a float warmup_steps below 1 is a ratio of the total steps (transformers 5)
     args = TrainingArguments(
         output_dir=str(scratch), per_device_train_batch_size=budget.batch_size,
         per_device_eval_batch_size=budget.eval_batch_size, num_train_epochs=budget.epochs,
@@ -140,7 +141,7 @@ def trainer_trial(base: Any, data: Any, config: Any, budget: Any, seed: int, scr
         lr_scheduler_type="linear", optim="adamw_torch", save_strategy="no", eval_strategy="no",
         logging_strategy="no", report_to=[], seed=seed, use_cpu=True, dataloader_num_workers=0,
         disable_tqdm=True,
-    )  # fmt: skip; a float warmup_steps below 1 is a ratio of the total steps (transformers 5)
+    )  # fmt: skip
     t0 = time.perf_counter()
     built = build_model(base.backbone, config, num_labels=data.spec.num_labels, seed=seed)
     try:
