@@ -15,7 +15,9 @@ that is finished is skipped. Stop it at will and run it again.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +49,25 @@ def _done(folder: Path) -> int:
     return max(0, len(table.read_text().strip().splitlines()) - 1)
 
 
+def _progress(plan: list[tuple[str, int, Path]]) -> str:
+    """Trials done of the plan's, and the time left at the median trial's wall seconds so far (training and
+    evaluation; proposals not counted)."""
+    done = sum(min(_done(folder), TRIALS) for _, _, folder in plan)
+    seconds = []
+    for _, _, folder in plan:
+        if (folder / "trials.csv").is_file():
+            with open(folder / "trials.csv", newline="") as f:
+                for row in csv.DictReader(f):
+                    if row["train_seconds"] and row["eval_seconds"]:
+                        seconds.append(float(row["train_seconds"]) + float(row["eval_seconds"]))
+    total = len(plan) * TRIALS
+    if not seconds or done == total:
+        return f"{done} of {total} trials done"
+    median = statistics.median(seconds)
+    hours = (total - done) * median / 3600
+    return f"{done} of {total} trials done; about {hours:.1f} h left at the median trial's {median:.0f} s"
+
+
 def _command(task: str, optimiser: str, seed: int, folder: Path) -> list[str]:
     autopeft = [sys.executable, "-m", "autopeft"]
     if (folder / "search.json").is_file():
@@ -67,6 +88,7 @@ def main() -> None:
     plan = [(o, k, RESULTS / args.task / f"{o}-{k}") for k in SEEDS for o in OPTIMISERS]
     if args.status:
         print(json.dumps({f"{o}-{k}": _done(f) for o, k, f in plan}, indent=1))
+        print(_progress(plan))
         return
     for optimiser, seed, folder in plan:
         if _done(folder) >= TRIALS:
