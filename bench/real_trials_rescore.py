@@ -178,8 +178,8 @@ def paired_with_random(searches: dict[str, Any]) -> dict[str, Any]:
     """Exploratory (not pre-registered): per optimiser and reference, the re-scored front's hypervolume minus
     random's of the same optimiser seed, and how many of those pairs are positive."""
     out: dict[str, Any] = {}
+    names = [n.rpartition("-") for n in searches]
     for o in OPTIMISERS[1:]:
-        names = [n.rpartition("-") for n in searches]
         seeds = sorted(int(k) for name, _, k in names if name == o and f"random-{k}" in searches)
         if not seeds:
             continue

@@ -410,7 +410,7 @@ class SurrogateProblem(Problem):
     def predict(self, configs: list[PeftConfig]) -> np.ndarray:
         """Surrogate scores of ``configs``, shape ``(len(configs),)`` (clipped to the measured range if
         ``clip``)."""
-        pred = self._regressor.predict(features(self.space, configs))
+        pred = self._unclipped(configs)
         if self.clip:
             pred = np.clip(pred, min(self.table.scores), max(self.table.scores))
         return pred
@@ -452,8 +452,11 @@ class SurrogateProblem(Problem):
     def above_measured(self) -> int:
         """Configurations of the space whose unclipped prediction is above the best measured score: the
         extrapolations that ``clip`` caps (the same count whether or not this problem clips)."""
-        raw = self._regressor.predict(features(self.space, self.every_config()))
-        return int(np.sum(raw > max(self.table.scores)))
+        return int(np.sum(self._unclipped(self.every_config()) > max(self.table.scores)))
+
+    def _unclipped(self, configs: list[PeftConfig]) -> np.ndarray:
+        """The regressor's scores of ``configs``, shape ``(len(configs),)``, before any clipping."""
+        return self._regressor.predict(features(self.space, configs))
 
     def describe_limits(self) -> str:
         configs = self.every_config()
